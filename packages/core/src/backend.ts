@@ -1,0 +1,119 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { tfjsRegistered } from './register-tfjs.js';
+
+/** Backends mlzoo knows how to select. `tensorflow` is the native `@tensorflow/tfjs-node` backend. */
+export type BackendName = 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendRequest = BackendName | 'auto';
+
+export interface SetBackendOptions {
+  /** Do not print which backend was chosen (`auto` prints it by default). */
+  quiet?: boolean;
+  /** Order that `auto` tries; defaults to {@link AUTO_BACKEND_ORDER}. */
+  order?: readonly BackendName[];
+}
+
+/** The order `auto` tries: fastest first. */
+export const AUTO_BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** The npm package that provides each backend (all optional peer dependencies of @mlzoo/core). */
+export const BACKEND_PACKAGES: Readonly<Record<BackendName, string>> = {
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
+  tensorflow: '@tensorflow/tfjs-node',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  cpu: '@tensorflow/tfjs-backend-cpu',
+};
+
+const isNode = typeof process !== 'undefined' && process.versions?.node != null;
+
+// A variable specifier keeps bundlers from resolving optional peers the user did not install; in a
+// browser the user imports the backend package themselves and it is found in tfjs's registry.
+async function importOptional(specifier: string): Promise<boolean> {
+  try {
+    await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function ensureRegistered(name: BackendName): Promise<boolean> {
+  if (tf.findBackendFactory(name) != null) return true;
+  if (name === 'webgpu' && (typeof navigator === 'undefined' || !('gpu' in navigator))) return false;
+  if (name === 'tensorflow' && !isNode) return false;
+  await importOptional(BACKEND_PACKAGES[name]);
+  return tf.findBackendFactory(name) != null;
+}
+
+async function tryBackend(name: BackendName): Promise<boolean> {
+  if (!(await ensureRegistered(name))) return false;
+  try {
+    const ok = await tf.setBackend(name);
+    if (!ok) return false;
+    await tf.ready();
+    return tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+function silenceCpuGreeting(): void {
+  // tfjs-backend-cpu prints a banner suggesting tfjs-node on first use in Node; mlzoo says which
+  // backend it picked instead.
+  const backend = tf.engine().backend as { firstUse?: boolean };
+  if (tf.getBackend() === 'cpu' && backend && 'firstUse' in backend) backend.firstUse = false;
+}
+
+/**
+ * Selects the tfjs backend. `auto` tries webgpu (where `navigator.gpu` exists), then the native
+ * tfjs-node backend if the user installed it, then wasm, then cpu, and reports its choice.
+ * Returns the name of the backend in use.
+ *
+ * @example
+ * ```ts
+ * import { setBackend } from '@mlzoo/core';
+ * const chosen = await setBackend('auto'); // 'wasm' in Node with @tensorflow/tfjs-backend-wasm installed
+ * ```
+ */
+export async function setBackend(request: BackendRequest, options: SetBackendOptions = {}): Promise<BackendName> {
+  void tfjsRegistered;
+  if (request !== 'auto') {
+    if (!(request in BACKEND_PACKAGES)) {
+      throw new Error(
+        `setBackend: unknown backend '${String(request)}'; expected one of auto, ${Object.keys(BACKEND_PACKAGES).join(', ')}`,
+      );
+    }
+    if (!(await tryBackend(request))) {
+      throw new Error(
+        `setBackend: backend '${request}' is not available; install ${BACKEND_PACKAGES[request]} ` +
+          `(an optional peer dependency of @mlzoo/core)${request === 'webgpu' ? ' and run where navigator.gpu exists' : ''}`,
+      );
+    }
+    silenceCpuGreeting();
+    return request;
+  }
+  const order = options.order ?? AUTO_BACKEND_ORDER;
+  const skipped: string[] = [];
+  for (const name of order) {
+    if (await tryBackend(name)) {
+      silenceCpuGreeting();
+      if (!options.quiet) {
+        const note = skipped.length > 0 ? ` (not available: ${skipped.join(', ')})` : '';
+        console.info(`mlzoo: using the ${name} backend${note}`);
+      }
+      return name;
+    }
+    skipped.push(name);
+  }
+  throw new Error(
+    `setBackend('auto'): no backend could be started; install one of ${order.map((name) => BACKEND_PACKAGES[name]).join(', ')}`,
+  );
+}
+
+/**
+ * Selects the backend named by the environment variable `MLZOO_BACKEND` (auto when unset).
+ * The test suite and the CLI use this.
+ */
+export async function setBackendFromEnvironment(options: SetBackendOptions = {}): Promise<BackendName> {
+  const value = (isNode ? process.env.MLZOO_BACKEND : undefined)?.trim() || 'auto';
+  return setBackend(value as BackendRequest, options);
+}
