@@ -13,6 +13,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    server: { deps: { inline: [/@tensorflow\/tfjs-core\/dist\/(register_all_gradients|public\/chained_ops)/] } },
+    server: {
+      deps: { inline: [/@tensorflow\/tfjs-core\/dist\/(register_all_gradients|public\/chained_ops)/] },
+    },
   },
 });

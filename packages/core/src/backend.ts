@@ -74,7 +74,10 @@ function silenceCpuGreeting(): void {
  * const chosen = await setBackend('auto'); // 'wasm' in Node with @tensorflow/tfjs-backend-wasm installed
  * ```
  */
-export async function setBackend(request: BackendRequest, options: SetBackendOptions = {}): Promise<BackendName> {
+export async function setBackend(
+  request: BackendRequest,
+  options: SetBackendOptions = {},
+): Promise<BackendName> {
   void tfjsRegistered;
   if (request !== 'auto') {
     if (!(request in BACKEND_PACKAGES)) {

@@ -1,5 +1,5 @@
 // @mlzoo/core: backends, Module, safetensors I/O, seeded initializers, registry, training loop.
-export { tfjsRegistered } from './register-tfjs.js';
+
 export {
   AUTO_BACKEND_ORDER,
   BACKEND_PACKAGES,
@@ -9,8 +9,22 @@ export {
   setBackend,
   setBackendFromEnvironment,
 } from './backend.js';
-export { defaultRandom, manualSeed, Random } from './random.js';
 export * as init from './init.js';
+export {
+  binaryCrossEntropyWithLogits,
+  type CrossEntropyOptions,
+  crossEntropy,
+  type LossFunction,
+  type LossName,
+  meanSquaredError,
+  resolveLoss,
+} from './losses.js';
+export {
+  type Classifier,
+  type ForwardHeadOptions,
+  type ForwardIntermediatesOptions,
+  resolveIntermediateIndices,
+} from './model.js';
 export {
   type BufferOptions,
   type ForwardOptions,
@@ -27,12 +41,8 @@ export {
   type TensorModule,
   TRANSPOSED_2D,
 } from './module.js';
-export {
-  type Classifier,
-  type ForwardHeadOptions,
-  type ForwardIntermediatesOptions,
-  resolveIntermediateIndices,
-} from './model.js';
+export { defaultRandom, manualSeed, Random } from './random.js';
+export { tfjsRegistered } from './register-tfjs.js';
 export {
   createModel,
   getModelInfo,
@@ -43,3 +53,39 @@ export {
   registerModel,
   unregisterModel,
 } from './registry.js';
+export {
+  type DecodeOptions,
+  decodeSafetensors,
+  decodeSafetensorsWithMetadata,
+  type EncodeOptions,
+  encodeSafetensors,
+  encodeSafetensorsAsync,
+  type FetchProgress,
+  fetchBytes,
+  type LoadFromUrlOptions,
+  loadSafetensorsFromBuffer,
+  loadSafetensorsFromUrl,
+  readSafetensorsHeader,
+  type SafetensorsDtype,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+} from './safetensors.js';
+export {
+  type CheckpointOptions,
+  type CheckpointState,
+  type CheckpointStore,
+  type Dataset,
+  decodeCheckpoint,
+  type EpochSummary,
+  type EvaluateOptions,
+  type EvaluationResult,
+  encodeCheckpoint,
+  evaluate,
+  type FitOptions,
+  type FitResult,
+  fit,
+  memoryCheckpoint,
+  type NamedTensor,
+  NonFiniteLossError,
+  type TrainingProgress,
+} from './training.js';

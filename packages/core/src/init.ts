@@ -59,7 +59,8 @@ export function calculateGain(nonlinearity: Nonlinearity, negativeSlope = 0.01):
 }
 
 function resolveFans(shape: readonly number[], options: FanOptions): { fanIn: number; fanOut: number } {
-  if (options.fanIn != null && options.fanOut != null) return { fanIn: options.fanIn, fanOut: options.fanOut };
+  if (options.fanIn != null && options.fanOut != null)
+    return { fanIn: options.fanIn, fanOut: options.fanOut };
   const fans = torchFans(shape);
   return { fanIn: options.fanIn ?? fans.fanIn, fanOut: options.fanOut ?? fans.fanOut };
 }
@@ -130,16 +131,25 @@ export function truncNormal(
 }
 
 /** `torch.nn.init.xavier_uniform_`: U(-bound, bound), bound = gain * sqrt(6 / (fanIn + fanOut)). */
-export function xavierUniform(shape: readonly number[], options: FanOptions & { gain?: number } = {}): tf.Tensor {
+export function xavierUniform(
+  shape: readonly number[],
+  options: FanOptions & { gain?: number } = {},
+): tf.Tensor {
   const { fanIn, fanOut } = resolveFans(shape, options);
   const bound = (options.gain ?? 1) * Math.sqrt(6 / (fanIn + fanOut));
   return uniform(shape, { random: options.random, low: -bound, high: bound });
 }
 
 /** `torch.nn.init.xavier_normal_`: N(0, std^2), std = gain * sqrt(2 / (fanIn + fanOut)). */
-export function xavierNormal(shape: readonly number[], options: FanOptions & { gain?: number } = {}): tf.Tensor {
+export function xavierNormal(
+  shape: readonly number[],
+  options: FanOptions & { gain?: number } = {},
+): tf.Tensor {
   const { fanIn, fanOut } = resolveFans(shape, options);
-  return normal(shape, { random: options.random, std: (options.gain ?? 1) * Math.sqrt(2 / (fanIn + fanOut)) });
+  return normal(shape, {
+    random: options.random,
+    std: (options.gain ?? 1) * Math.sqrt(2 / (fanIn + fanOut)),
+  });
 }
 
 export interface KaimingOptions extends FanOptions {
@@ -176,7 +186,10 @@ export function torchDefaultWeight(shape: readonly number[], options: FanOptions
 }
 
 /** PyTorch's default bias init for nn.Linear and nn.ConvNd: U(-1/sqrt(fanIn), 1/sqrt(fanIn)). */
-export function torchDefaultBias(shape: readonly number[], options: RandomInitOptions & { fanIn: number }): tf.Tensor {
+export function torchDefaultBias(
+  shape: readonly number[],
+  options: RandomInitOptions & { fanIn: number },
+): tf.Tensor {
   const bound = options.fanIn > 0 ? 1 / Math.sqrt(options.fanIn) : 0;
   return uniform(shape, { random: options.random, low: -bound, high: bound });
 }

@@ -37,12 +37,18 @@ export interface Classifier extends TensorModule {
 }
 
 /** Resolves `indices` (last-n or explicit, negatives from the end) against `count` blocks. */
-export function resolveIntermediateIndices(indices: number | readonly number[] | undefined, count: number): number[] {
+export function resolveIntermediateIndices(
+  indices: number | readonly number[] | undefined,
+  count: number,
+): number[] {
   const chosen =
     indices == null
       ? Array.from({ length: count }, (_, index) => index)
       : typeof indices === 'number'
-        ? Array.from({ length: Math.min(indices, count) }, (_, index) => count - Math.min(indices, count) + index)
+        ? Array.from(
+            { length: Math.min(indices, count) },
+            (_, index) => count - Math.min(indices, count) + index,
+          )
         : indices.map((index) => (index < 0 ? count + index : index));
   for (const index of chosen) {
     if (!Number.isInteger(index) || index < 0 || index >= count) {

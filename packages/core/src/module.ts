@@ -132,7 +132,14 @@ export abstract class Module {
    * variable). The variable's shape is fixed from here on.
    */
   protected addParameter(name: string, initialValue: tf.Tensor, options: ParameterOptions = {}): tf.Variable {
-    return this.#addVariable(name, initialValue, 'parameter', options.trainable ?? true, options.layout, true);
+    return this.#addVariable(
+      name,
+      initialValue,
+      'parameter',
+      options.trainable ?? true,
+      options.layout,
+      true,
+    );
   }
 
   /** Registers a buffer: state that is not a parameter (e.g. BatchNorm running statistics). */
@@ -300,13 +307,18 @@ export abstract class Module {
   #setTrainable(trainable: boolean, prefixes: string[]): void {
     let matched = 0;
     for (const [name, variable] of this.namedParameters()) {
-      if (prefixes.length === 0 || prefixes.some((prefix) => name === prefix || name.startsWith(`${prefix}.`))) {
+      if (
+        prefixes.length === 0 ||
+        prefixes.some((prefix) => name === prefix || name.startsWith(`${prefix}.`))
+      ) {
         variable.trainable = trainable;
         matched++;
       }
     }
     if (prefixes.length > 0 && matched === 0) {
-      throw new Error(`${this.location}: no parameters under ${prefixes.map((prefix) => `'${prefix}'`).join(', ')}`);
+      throw new Error(
+        `${this.location}: no parameters under ${prefixes.map((prefix) => `'${prefix}'`).join(', ')}`,
+      );
     }
   }
 
@@ -319,7 +331,9 @@ export abstract class Module {
   stateDict(): Record<string, tf.Tensor> {
     const result: Record<string, tf.Tensor> = Object.create(null);
     for (const [name, entry] of this.#stateEntries()) {
-      result[name] = tf.tidy(() => (entry.layout ? entry.layout.toState(entry.variable) : tf.clone(entry.variable)));
+      result[name] = tf.tidy(() =>
+        entry.layout ? entry.layout.toState(entry.variable) : tf.clone(entry.variable),
+      );
     }
     return result;
   }
@@ -328,7 +342,9 @@ export abstract class Module {
   stateDictShapes(): Record<string, number[]> {
     const result: Record<string, number[]> = Object.create(null);
     for (const [name, entry] of this.#stateEntries()) {
-      result[name] = entry.layout ? entry.layout.toStateShape(entry.variable.shape) : [...entry.variable.shape];
+      result[name] = entry.layout
+        ? entry.layout.toStateShape(entry.variable.shape)
+        : [...entry.variable.shape];
     }
     return result;
   }
@@ -337,7 +353,8 @@ export abstract class Module {
     const entries: Array<[string, Entry]> = [];
     for (const [prefix, module] of this.namedModules()) {
       for (const [name, entry] of module.#entries) {
-        if (entry.kind === 'parameter' || entry.persistent) entries.push([prefix ? `${prefix}.${name}` : name, entry]);
+        if (entry.kind === 'parameter' || entry.persistent)
+          entries.push([prefix ? `${prefix}.${name}` : name, entry]);
       }
     }
     return entries;
@@ -379,14 +396,18 @@ export abstract class Module {
       }
     }
     if (mismatches.length > 0) {
-      throw new Error(`${this.location}: state dict shapes do not match the model (${mismatches.join('; ')})`);
+      throw new Error(
+        `${this.location}: state dict shapes do not match the model (${mismatches.join('; ')})`,
+      );
     }
     for (const [name, entry] of entries) {
       const value = tensors[name];
       if (!value) continue;
       tf.tidy(() => {
         const stored = entry.layout ? entry.layout.fromState(value) : value;
-        entry.variable.assign(stored.dtype === entry.variable.dtype ? stored : tf.cast(stored, entry.variable.dtype));
+        entry.variable.assign(
+          stored.dtype === entry.variable.dtype ? stored : tf.cast(stored, entry.variable.dtype),
+        );
       });
     }
     return { missingKeys, unexpectedKeys };
@@ -398,13 +419,19 @@ export abstract class Module {
    * Checks a tensor's shape against an expected one (numbers must match; strings and null are free,
    * named dimensions for the message) and throws `path: expected input [B, N, 192], got [2, 50, 128]`.
    */
-  protected checkShape(tensor: tf.Tensor, expected: readonly (number | string | null)[], what = 'input'): void {
+  protected checkShape(
+    tensor: tf.Tensor,
+    expected: readonly (number | string | null)[],
+    what = 'input',
+  ): void {
     const shape = tensor.shape;
     const ok =
       shape.length === expected.length &&
       expected.every((dimension, index) => typeof dimension !== 'number' || dimension === shape[index]);
     if (!ok) {
-      throw new Error(`${this.location}: expected ${what} ${formatShape(expected)}, got ${formatShape(shape)}`);
+      throw new Error(
+        `${this.location}: expected ${what} ${formatShape(expected)}, got ${formatShape(shape)}`,
+      );
     }
   }
 
@@ -441,7 +468,8 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
 
   at(index: number): M {
     const module = this.items[index < 0 ? this.items.length + index : index];
-    if (!module) throw new Error(`${this.location}: index ${index} out of range for ${this.items.length} modules`);
+    if (!module)
+      throw new Error(`${this.location}: index ${index} out of range for ${this.items.length} modules`);
     return module;
   }
 

@@ -69,7 +69,8 @@ export class Random {
 
   /** Integer in [0, bound). */
   integer(bound: number): number {
-    if (!(bound > 0 && bound <= 2 ** 32)) throw new Error(`Random.integer: bound must be in (0, 2^32], got ${bound}`);
+    if (!(bound > 0 && bound <= 2 ** 32))
+      throw new Error(`Random.integer: bound must be in (0, 2^32], got ${bound}`);
     return Math.floor(this.uniform() * bound);
   }
 

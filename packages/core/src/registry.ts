@@ -105,7 +105,10 @@ export function getModelInfo(name: string): ModelInfo {
  * const model = createModel('mlp_fashion_mnist', { numClasses: 5 });
  * ```
  */
-export function createModel<M extends Module = Module>(name: string, overrides: Record<string, unknown> = {}): M {
+export function createModel<M extends Module = Module>(
+  name: string,
+  overrides: Record<string, unknown> = {},
+): M {
   const entry = registry.get(name);
   if (!entry) throw new Error(unknownModelMessage(name));
   const config: Record<string, unknown> = { ...entry.preset.config };
@@ -117,7 +120,9 @@ export function createModel<M extends Module = Module>(name: string, overrides: 
 
 function unknownModelMessage(name: string): string {
   const known = [...registry.keys()].sort();
-  const close = known.filter((candidate) => candidate.includes(name) || name.includes(candidate.split('_')[0] ?? ''));
+  const close = known.filter(
+    (candidate) => candidate.includes(name) || name.includes(candidate.split('_')[0] ?? ''),
+  );
   const hint = close.length > 0 ? `; similar: ${close.slice(0, 5).join(', ')}` : '';
   return known.length === 0
     ? `createModel: unknown model '${name}' (no models registered: call a package's register function first, e.g. registerLayersModels())`

@@ -68,7 +68,9 @@ describe('Module', () => {
     expect(shapes['norm.scratch']).toBeUndefined();
     const state = net.stateDict();
     const expected = net.stem.weight.arraySync() as number[][];
-    expect(state['stem.weight']!.arraySync()).toEqual(expected[0]!.map((_, column) => expected.map((row) => row[column])));
+    expect(state['stem.weight']!.arraySync()).toEqual(
+      expected[0]!.map((_, column) => expected.map((row) => row[column])),
+    );
     manualSeed(2);
     const other = new Net();
     const x = tf.randomNormal([2, 4], 0, 1, 'float32', 3);
@@ -86,7 +88,9 @@ describe('Module', () => {
     const extra = tf.zeros([1]);
     const partial = { ...state, 'blocks.9.weight': extra } as Record<string, tf.Tensor>;
     delete partial['head.bias'];
-    expect(() => net.loadStateDict(partial)).toThrow(/missing keys: head\.bias; unexpected keys: blocks\.9\.weight/);
+    expect(() => net.loadStateDict(partial)).toThrow(
+      /missing keys: head\.bias; unexpected keys: blocks\.9\.weight/,
+    );
     expect(net.loadStateDict(partial, { strict: false })).toEqual({
       missingKeys: ['head.bias'],
       unexpectedKeys: ['blocks.9.weight'],

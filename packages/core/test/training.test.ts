@@ -1,0 +1,215 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import {
+  binaryCrossEntropyWithLogits,
+  crossEntropy,
+  evaluate,
+  fit,
+  init,
+  Module,
+  manualSeed,
+  meanSquaredError,
+  memoryCheckpoint,
+  NonFiniteLossError,
+  TRANSPOSED_2D,
+} from '../src/index.js';
+
+class TinyClassifier extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(inputs: number, classes: number) {
+    super();
+    this.weight = this.addParameter(
+      'weight',
+      init.torchDefaultWeight([inputs, classes], { fanIn: inputs, fanOut: classes }),
+      {
+        layout: TRANSPOSED_2D,
+      },
+    );
+    this.bias = this.addParameter('bias', init.zeros([classes]));
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.add(tf.matMul(tf.reshape(x, [x.shape[0]!, -1]), this.weight), this.bias);
+  }
+}
+
+/** Three Gaussian blobs: a learnable, real classification problem. */
+function blobs(count: number, seed: number) {
+  return tf.tidy(() => {
+    const labels = tf.tensor1d(
+      Array.from({ length: count }, (_, index) => index % 3),
+      'int32',
+    );
+    const centers = tf.tensor2d([
+      [2, 0],
+      [-2, 2],
+      [0, -2],
+    ]);
+    const x = tf.add(tf.gather(centers, labels), tf.randomNormal([count, 2], 0, 0.5, 'float32', seed));
+    return { x, y: labels };
+  });
+}
+
+describe('losses match PyTorch formulas', () => {
+  it('cross-entropy with class indices, label smoothing and soft targets', () => {
+    tf.tidy(() => {
+      const logits = tf.tensor2d([
+        [2, 0.5, -1],
+        [0, 0, 3],
+      ]);
+      const labels = tf.tensor1d([0, 2], 'int32');
+      // torch.nn.functional.cross_entropy(logits, labels) = 0.29814... computed by hand below
+      const logp = (row: number[], index: number) =>
+        row[index]! - Math.log(row.reduce((sum, value) => sum + Math.exp(value), 0));
+      const expected = -(logp([2, 0.5, -1], 0) + logp([0, 0, 3], 2)) / 2;
+      expect(crossEntropy(logits, labels).dataSync()[0]).toBeCloseTo(expected, 5);
+      const smoothed = crossEntropy(logits, labels, { labelSmoothing: 0.1 }).dataSync()[0]!;
+      const rows = [
+        [2, 0.5, -1],
+        [0, 0, 3],
+      ];
+      const expectedSmooth =
+        rows.reduce(
+          (total, row, r) =>
+            total -
+            row.reduce((sum, _, c) => sum + ((c === [0, 2][r] ? 0.9 : 0) + 0.1 / 3) * logp(row, c), 0),
+          0,
+        ) / 2;
+      expect(smoothed).toBeCloseTo(expectedSmooth, 5);
+      const soft = crossEntropy(logits, tf.oneHot(labels, 3).toFloat()).dataSync()[0];
+      expect(soft).toBeCloseTo(expected, 5);
+    });
+  });
+
+  it('binary cross-entropy with logits is stable for large logits', () => {
+    tf.tidy(() => {
+      const logits = tf.tensor1d([100, -100, 0.3]);
+      const targets = tf.tensor1d([1, 1, 0]);
+      const expected = (0 + 100 + (0.3 + Math.log1p(Math.exp(-0.3)))) / 3;
+      expect(binaryCrossEntropyWithLogits(logits, targets).dataSync()[0]).toBeCloseTo(expected, 4);
+      expect(meanSquaredError(tf.tensor1d([1, 2]), tf.tensor1d([0, 4])).dataSync()[0]).toBeCloseTo(2.5, 6);
+    });
+  });
+
+  it('rejects mismatched shapes with a sentence', () => {
+    tf.tidy(() => {
+      expect(() => crossEntropy(tf.zeros([2, 3]), tf.zeros([3], 'int32'))).toThrow(
+        /batch 2 but targets \[3\]/,
+      );
+    });
+  });
+});
+
+describe('fit and evaluate', () => {
+  it('learns a real problem with a flat tensor count', async () => {
+    manualSeed(0);
+    const train = blobs(300, 1);
+    const test = blobs(150, 2);
+    const model = new TinyClassifier(2, 3);
+    const optimizer = tf.train.adam(0.05);
+    const before = await evaluate(model, test);
+    const counts: number[] = [];
+    const result = await fit(model, train, {
+      optimizer,
+      epochs: 4,
+      batchSize: 32,
+      clipGradNorm: 5,
+      onProgress: () => counts.push(tf.memory().numTensors),
+    });
+    const after = await evaluate(model, test);
+    expect(result.history).toHaveLength(4);
+    expect(result.globalStep).toBe(4 * 10);
+    expect(after.loss).toBeLessThan(before.loss);
+    expect(after.accuracy).toBeGreaterThan(0.9);
+    // constant after the optimizer created its slots in the first step
+    expect(new Set(counts.slice(1))).toEqual(new Set([counts[1]]));
+    optimizer.dispose();
+    model.dispose();
+    tf.dispose([train.x, train.y, test.x, test.y]);
+  });
+
+  it('stops on a non-finite loss before updating, naming the step', async () => {
+    const model = new TinyClassifier(2, 3);
+    const data = blobs(64, 3);
+    const store = memoryCheckpoint();
+    const optimizer = tf.train.sgd(0.1);
+    let calls = 0;
+    const loss = (logits: tf.Tensor, targets: tf.Tensor) => {
+      calls++;
+      const base = crossEntropy(logits, targets);
+      return calls === 6 ? (tf.mul(base, Number.NaN) as tf.Scalar) : base;
+    };
+    await fit(model, data, { optimizer, loss, epochs: 1, batchSize: 16, checkpoint: store });
+    const goodWeights = model.weight.arraySync();
+    const saved = store.state!;
+    await expect(
+      fit(model, data, { optimizer, loss, epochs: 2, batchSize: 16, checkpoint: { store, resume: false } }),
+    ).rejects.toThrow(NonFiniteLossError);
+    expect(store.state).toBe(saved); // last good checkpoint untouched
+    try {
+      calls = 5;
+      await fit(model, data, { optimizer, loss, epochs: 1, batchSize: 16 });
+    } catch (error) {
+      expect((error as NonFiniteLossError).step).toBe(1);
+      expect((error as Error).message).toMatch(/loss became NaN at epoch 1, step 1/);
+    }
+    // the failing step applied no update: weights equal those after the last good step
+    expect(model.weight.arraySync()).not.toEqual(goodWeights); // steps before the NaN did train
+    model.dispose();
+    optimizer.dispose();
+    tf.dispose([
+      data.x,
+      data.y,
+      ...Object.values(saved.model),
+      ...saved.optimizer.map((weight) => weight.tensor),
+    ]);
+  });
+
+  it('resumes from a checkpoint and matches an uninterrupted run', async () => {
+    const data = blobs(96, 4);
+    const run = async (interruptAfter?: number) => {
+      manualSeed(7);
+      let model = new TinyClassifier(2, 3);
+      const store = memoryCheckpoint();
+      const options = { epochs: 3, batchSize: 16, seed: 5, checkpoint: { store, everySteps: 4 } };
+      if (interruptAfter != null) {
+        const controller = new AbortController();
+        const first = tf.train.adam(0.01);
+        const result = await fit(model, data, {
+          ...options,
+          optimizer: first,
+          signal: controller.signal,
+          onProgress: ({ globalStep }) => {
+            if (globalStep === interruptAfter) controller.abort();
+          },
+        });
+        expect(result.aborted).toBe(true);
+        first.dispose();
+        model.dispose();
+        manualSeed(99); // a different init: everything must come from the checkpoint
+        model = new TinyClassifier(2, 3);
+      }
+      const optimizer = tf.train.adam(0.01);
+      const result = await fit(model, data, { ...options, optimizer });
+      const weights = model.weight.arraySync();
+      optimizer.dispose();
+      model.dispose();
+      if (store.state)
+        tf.dispose([
+          ...Object.values(store.state.model),
+          ...store.state.optimizer.map((weight) => weight.tensor),
+        ]);
+      return { weights, result };
+    };
+    const whole = await run();
+    const interrupted = await run(7);
+    expect(interrupted.result.resumedFrom).toEqual({ epoch: 1, stepInEpoch: 1, globalStep: 7 });
+    expect(interrupted.result.globalStep).toBe(18);
+    const flat = (value: unknown) => (value as number[][]).flat();
+    const expected = flat(whole.weights);
+    flat(interrupted.weights).forEach((value, index) => {
+      expect(value).toBeCloseTo(expected[index]!, 5);
+    });
+    tf.dispose([data.x, data.y]);
+  });
+});
