@@ -1,0 +1,209 @@
+// Conv2d (nn.Conv2d) on NHWC images with PyTorch's padding semantics, parameter names and layout.
+import { HWIO_TO_OIHW, init, Module, type Random, type TensorModule } from '@mlzoo/core';
+import * as tf from '@tensorflow/tfjs-core';
+
+export type Size2d = number | readonly [number, number];
+
+export interface Conv2dOptions {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: Size2d;
+  /** Default 1. */
+  stride?: Size2d;
+  /**
+   * PyTorch padding: an int or [h, w] of zeros added on both sides, or 'valid' (none) or 'same' (output
+   * size equals input size; stride must be 1; an odd total is split with the extra row/column at the
+   * bottom/right, as PyTorch). Default 0.
+   */
+  padding?: Size2d | 'same' | 'valid';
+  /** Default 1. */
+  dilation?: Size2d;
+  /** Channel groups (default 1); `groups = inChannels` is a depthwise convolution. */
+  groups?: number;
+  /** Default true. */
+  bias?: boolean;
+  random?: Random;
+}
+
+function pair(value: Size2d, name: string, where: string): [number, number] {
+  const result: [number, number] = typeof value === 'number' ? [value, value] : [value[0], value[1]];
+  if (!result.every((item) => Number.isInteger(item) && item >= 0)) {
+    throw new Error(
+      `${where}: ${name} must be a non-negative integer or a pair of them, got ${String(value)}`,
+    );
+  }
+  return result;
+}
+
+/**
+ * 2-D convolution as `torch.nn.Conv2d`, on NHWC input [B, H, W, inChannels] -> [B, H', W', outChannels].
+ *
+ * State dict: `weight` [outChannels, inChannels / groups, kH, kW] (OIHW; stored HWIO for tfjs),
+ * `bias` [outChannels]. Padding is applied explicitly with `tf.pad` followed by a 'valid' convolution,
+ * so every PyTorch padding (asymmetric 'same' included) is reproduced exactly. Dilation is applied by
+ * spreading the kernel with zeros (tfjs has no gradient for dilated convolutions and refuses stride
+ * and dilation both above 1); this costs dilation^2 more multiply-adds than a native dilated kernel.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { Conv2d } from '@mlzoo/layers';
+ *
+ * const conv = new Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1 });
+ * conv.forward(tf.zeros([1, 32, 32, 3])).shape; // [1, 32, 32, 8]
+ * ```
+ */
+export class Conv2d extends Module implements TensorModule {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  readonly padding: [number, number] | 'same' | 'valid';
+  /** Stored HWIO [kH, kW, inChannels / groups, outChannels]. */
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+
+  constructor(options: Conv2dOptions) {
+    super();
+    const where = 'Conv2d';
+    const { inChannels, outChannels } = options;
+    const groups = options.groups ?? 1;
+    if (
+      !(Number.isInteger(groups) && groups > 0 && inChannels % groups === 0 && outChannels % groups === 0)
+    ) {
+      throw new Error(
+        `${where}: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${groups})`,
+      );
+    }
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.groups = groups;
+    this.kernelSize = pair(options.kernelSize, 'kernelSize', where);
+    this.stride = pair(options.stride ?? 1, 'stride', where);
+    this.dilation = pair(options.dilation ?? 1, 'dilation', where);
+    const padding = options.padding ?? 0;
+    this.padding = padding === 'same' || padding === 'valid' ? padding : pair(padding, 'padding', where);
+    if (padding === 'same' && (this.stride[0] !== 1 || this.stride[1] !== 1)) {
+      throw new Error(
+        `${where}: padding 'same' needs stride 1 (as PyTorch), got stride [${this.stride.join(', ')}]`,
+      );
+    }
+    const [kernelHeight, kernelWidth] = this.kernelSize;
+    const fanIn = (inChannels / groups) * kernelHeight * kernelWidth;
+    const fanOut = (outChannels / groups) * kernelHeight * kernelWidth;
+    const random = options.random;
+    this.weight = this.addParameter(
+      'weight',
+      init.torchDefaultWeight([kernelHeight, kernelWidth, inChannels / groups, outChannels], {
+        fanIn,
+        fanOut,
+        random,
+      }),
+      { layout: HWIO_TO_OIHW },
+    );
+    this.bias =
+      (options.bias ?? true)
+        ? this.addParameter('bias', init.torchDefaultBias([outChannels], { fanIn, random }))
+        : null;
+  }
+
+  /** Zero padding [[top, bottom], [left, right]] that PyTorch applies. */
+  paddingAmounts(): [[number, number], [number, number]] {
+    if (this.padding === 'valid')
+      return [
+        [0, 0],
+        [0, 0],
+      ];
+    if (this.padding === 'same') {
+      const total = this.kernelSize.map((kernel, axis) => this.dilation[axis]! * (kernel - 1));
+      return [
+        [Math.floor(total[0]! / 2), total[0]! - Math.floor(total[0]! / 2)],
+        [Math.floor(total[1]! / 2), total[1]! - Math.floor(total[1]! / 2)],
+      ];
+    }
+    return [
+      [this.padding[0], this.padding[0]],
+      [this.padding[1], this.padding[1]],
+    ];
+  }
+
+  forward(input: tf.Tensor): tf.Tensor {
+    this.checkShape(input, ['B', 'H', 'W', this.inChannels]);
+    return tf.tidy(() => {
+      const [[top, bottom], [left, right]] = this.paddingAmounts();
+      const padded =
+        top + bottom + left + right > 0
+          ? tf.pad(input, [
+              [0, 0],
+              [top, bottom],
+              [left, right],
+              [0, 0],
+            ])
+          : input;
+      const [, height, width] = padded.shape as number[];
+      const extentHeight = this.dilation[0] * (this.kernelSize[0] - 1) + 1;
+      const extentWidth = this.dilation[1] * (this.kernelSize[1] - 1) + 1;
+      if (height! < extentHeight || width! < extentWidth) {
+        throw new Error(
+          `${this.location}: padded input ${height}x${width} is smaller than the dilated kernel ${extentHeight}x${extentWidth}`,
+        );
+      }
+      let output = this.#convolve(padded as tf.Tensor4D);
+      if (this.bias) output = tf.add(output, this.bias);
+      return output;
+    });
+  }
+
+  #convolve(input: tf.Tensor4D): tf.Tensor4D {
+    const stride = this.stride;
+    // tfjs has no gradient for dilated convolutions (and refuses stride > 1 with dilation > 1), so a
+    // dilated kernel is expanded with zeros between its taps and convolved without dilation.
+    const kernel = dilateKernel(this.weight as tf.Tensor4D, this.dilation);
+    if (this.groups === 1) return tf.conv2d(input, kernel, stride, 'valid', 'NHWC');
+    const [kernelHeight, kernelWidth] = kernel.shape;
+    if (this.groups === this.inChannels) {
+      // Depthwise: PyTorch output channel o = c * multiplier + m, which is HWIO [kH, kW, 1, C * M] read as
+      // [kH, kW, C, M] in row-major order.
+      const multiplier = this.outChannels / this.inChannels;
+      const depthwise = tf.reshape(kernel, [
+        kernelHeight,
+        kernelWidth,
+        this.inChannels,
+        multiplier,
+      ]) as tf.Tensor4D;
+      return tf.depthwiseConv2d(input, depthwise, stride, 'valid', 'NHWC');
+    }
+    const inputs = tf.split(input, this.groups, 3);
+    const kernels = tf.split(kernel, this.groups, 3);
+    const outputs = inputs.map((part, group) =>
+      tf.conv2d(part as tf.Tensor4D, kernels[group] as tf.Tensor4D, stride, 'valid', 'NHWC'),
+    );
+    return tf.concat(outputs, 3);
+  }
+}
+
+/**
+ * Inserts dilation - 1 zeros between kernel taps along H and W (HWIO): [kH, kW, I, O] ->
+ * [d (kH - 1) + 1, ...]. Built from pad, reshape and slice, which all have gradients.
+ */
+function dilateKernel(kernel: tf.Tensor4D, dilation: [number, number]): tf.Tensor4D {
+  let result: tf.Tensor = kernel;
+  for (const axis of [0, 1] as const) {
+    const rate = dilation[axis];
+    if (rate === 1) continue;
+    const shape = result.shape;
+    const taps = shape[axis]!;
+    const spread = tf.expandDims(result, axis + 1);
+    const paddings: Array<[number, number]> = spread.shape.map(() => [0, 0]);
+    paddings[axis + 1] = [0, rate - 1];
+    const merged = [...shape];
+    merged[axis] = taps * rate;
+    const flat = tf.reshape(tf.pad(spread, paddings), merged);
+    const size = [...shape];
+    size[axis] = rate * (taps - 1) + 1;
+    result = tf.slice(flat, [0, 0, 0, 0], size);
+  }
+  return result as tf.Tensor4D;
+}
