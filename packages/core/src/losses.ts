@@ -33,13 +33,10 @@ export function crossEntropy(
   return tf.tidy(() => {
     let distribution: tf.Tensor;
     if (targets.rank === 1) {
-      distribution = tf.oneHot(
-        targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'),
-        numClasses,
-        1,
-        0,
-        'float32',
-      );
+      // int32 one-hot, then cast: tfjs-backend-wasm 4.22's OneHot writes integer bit patterns into
+      // float32 outputs (1 reads back as 1.4e-45).
+      const indices = targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32');
+      distribution = tf.cast(tf.oneHot(indices, numClasses), 'float32');
     } else if (targets.rank === 2 && targets.shape[1] === numClasses) {
       distribution = tf.cast(targets, 'float32');
     } else {
