@@ -6,6 +6,8 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
+  // import.meta.url (the bundled assets' folder) also works in the CommonJS build.
+  shims: true,
   target: 'es2022',
   external: [/^@tensorflow\//, /^@mlzoo\//],
 });
