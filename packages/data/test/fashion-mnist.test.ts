@@ -96,6 +96,22 @@ describe('loadFashionMnist from the bundled subset', () => {
     ).rejects.toThrow("'@mlzoo/data' loads only from { url }");
   });
 
+  it("reads Debian's folder with source 'system', or says it is missing", async () => {
+    const debian = '/usr/share/datasets/fashion-mnist';
+    if (
+      existsSync(join(debian, 't10k-images-idx3-ubyte.gz')) ||
+      existsSync(join(debian, 't10k-images-idx3-ubyte'))
+    ) {
+      const { images, labels } = await loadFashionMnist({ split: 'test', source: 'system' });
+      expect(images.shape).toEqual([10000, 28, 28, 1]);
+      tf.dispose([images, labels]);
+    } else {
+      await expect(loadFashionMnist({ split: 'test', source: 'system' })).rejects.toThrow(
+        `Fashion-MNIST: t10k-images-idx3-ubyte not found in ${debian} (looked for t10k-images-idx3-ubyte.gz and t10k-images-idx3-ubyte)`,
+      );
+    }
+  });
+
   it.skipIf(fullDirectory == null)('loads the full test split from a directory', async () => {
     const { images, labels } = await loadFashionMnist({
       split: 'test',
