@@ -130,6 +130,11 @@ export class MultiHeadAttention extends Module implements TensorModule {
       throw new Error(`MultiHeadAttention: lengthScaleBase must be > 1, got ${this.lengthScaleBase}`);
     }
     this.gateMode = options.gate ?? 'none';
+    if (options.learnSigmoidBias && (this.scoreNorm !== 'sigmoid' || this.sigmoidBiasValue == null)) {
+      throw new Error(
+        `MultiHeadAttention: learnSigmoidBias needs scoreNorm 'sigmoid' and an initial sigmoidBias`,
+      );
+    }
     this.#random = options.random;
     const random = options.random;
     this.qkv = this.addModule(
@@ -162,12 +167,7 @@ export class MultiHeadAttention extends Module implements TensorModule {
             }),
           );
     if (options.learnSigmoidBias) {
-      if (this.scoreNorm !== 'sigmoid' || this.sigmoidBiasValue == null) {
-        throw new Error(
-          `MultiHeadAttention: learnSigmoidBias needs scoreNorm 'sigmoid' and an initial sigmoidBias`,
-        );
-      }
-      this.sigmoidBias = this.addParameter('sigmoid_bias', init.constant([numHeads], this.sigmoidBiasValue));
+      this.sigmoidBias = this.addParameter('sigmoid_bias', init.constant([numHeads], this.sigmoidBiasValue!));
     } else {
       this.sigmoidBias = null;
     }
