@@ -1,0 +1,4 @@
+// The `mlzoo` executable.
+import { main } from './program.js';
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,133 @@
+// Building registered models and moving their weights in and out of safetensors files, with errors that
+// name the file and say what is wrong with it.
+import { stat } from 'node:fs/promises';
+import {
+  createModel,
+  decodeCheckpoint,
+  getModelInfo,
+  listModels,
+  type ModelPreset,
+  type TensorModule,
+} from '@mlzoo/core';
+import { loadSafetensorsFile, saveSafetensorsFile } from '@mlzoo/core/node';
+import * as tf from '@tensorflow/tfjs-core';
+import { isMissingFile, UsageError } from './errors.js';
+import { registerAllModels } from './models.js';
+
+/** Metadata `format` of final weights files written by the CLI. */
+export const WEIGHTS_FORMAT = 'mlzoo-weights/1';
+const CHECKPOINT_FORMAT = 'mlzoo-checkpoint/1';
+
+export interface BuiltModel {
+  name: string;
+  model: TensorModule;
+  /** The preset's config with the overrides applied (what the factory received). */
+  config: Record<string, unknown>;
+  preset: ModelPreset;
+}
+
+/** The preset of a registered model, or a one-line error listing the known names. */
+export function modelPreset(name: string): ModelPreset {
+  registerAllModels();
+  try {
+    return getModelInfo(name).preset;
+  } catch {
+    throw new UsageError(`unknown model '${name}' (available: ${listModels().join(', ') || 'none'})`);
+  }
+}
+
+/** Builds a registered model with config overrides (undefined values keep the preset's). */
+export function buildModel(name: string, overrides: Record<string, unknown> = {}): BuiltModel {
+  const preset = modelPreset(name);
+  const config: Record<string, unknown> = { ...preset.config };
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) config[key] = value;
+  const model = createModel(name, overrides);
+  if (typeof (model as unknown as Partial<TensorModule>).forward !== 'function') {
+    model.dispose();
+    throw new UsageError(`model '${name}' has no forward(input) method; the CLI runs tensor models only`);
+  }
+  return { name, model: model as unknown as TensorModule, config, preset };
+}
+
+/** Writes a model's state dict (PyTorch names and layouts) with the model name and config as metadata. */
+export async function saveWeights(
+  path: string,
+  built: BuiltModel,
+  extraMetadata: Record<string, string> = {},
+): Promise<void> {
+  const state = built.model.stateDict();
+  try {
+    await saveSafetensorsFile(path, state, {
+      ...extraMetadata,
+      format: WEIGHTS_FORMAT,
+      model: built.name,
+      config: JSON.stringify(built.config),
+    });
+  } finally {
+    tf.dispose(Object.values(state));
+  }
+}
+
+export interface LoadedWeights extends BuiltModel {
+  metadata: Record<string, string>;
+}
+
+/**
+ * Builds the model a weights file was written for and loads the file into it. Accepts final weights
+ * (`mlzoo train --out`) and training checkpoints (`--checkpoint`); `expectedModel` must match the
+ * file's model name when the file records one.
+ */
+export async function loadWeights(path: string, expectedModel?: string): Promise<LoadedWeights> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new UsageError(`${path}: not a file`);
+  } catch (error) {
+    if (isMissingFile(error)) throw new UsageError(`weights file not found: ${path}`);
+    throw error;
+  }
+  let loaded: Awaited<ReturnType<typeof loadSafetensorsFile>>;
+  try {
+    loaded = await loadSafetensorsFile(path);
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new UsageError(message.startsWith(path) ? message : `${path}: ${message}`);
+  }
+  let tensors = loaded.tensors;
+  let metadata = loaded.metadata;
+  try {
+    if (metadata.format === CHECKPOINT_FORMAT) {
+      const state = decodeCheckpoint(tensors, metadata, path);
+      tensors = state.model;
+      metadata = state.metadata;
+    }
+    const recorded = metadata.model;
+    if (expectedModel && recorded && recorded !== expectedModel) {
+      throw new UsageError(`${path}: holds weights for model '${recorded}', not '${expectedModel}'`);
+    }
+    const name = expectedModel ?? recorded;
+    if (!name) {
+      throw new UsageError(`${path}: the file does not record its model; name the model on the command line`);
+    }
+    let config: Record<string, unknown> = {};
+    if (metadata.config != null) {
+      try {
+        const parsed: unknown = JSON.parse(metadata.config);
+        if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed))
+          throw new Error('not an object');
+        config = parsed as Record<string, unknown>;
+      } catch {
+        throw new UsageError(`${path}: metadata 'config' is not a JSON object`);
+      }
+    }
+    const built = buildModel(name, config);
+    try {
+      built.model.loadStateDict(tensors);
+    } catch (error) {
+      built.model.dispose();
+      throw new UsageError(`${path}: ${(error as Error).message}`);
+    }
+    return { ...built, metadata };
+  } finally {
+    tf.dispose(Object.values(loaded.tensors));
+  }
+}

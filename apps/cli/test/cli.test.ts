@@ -1,0 +1,392 @@
+// The CLI's commands run in-process through `main` (as `mlzoo ...` would run them) on the cpu backend,
+// with small slices of the bundled Fashion-MNIST subset so the whole file stays fast.
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeSafetensors } from '@mlzoo/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bench, benchMarkdown } from '../src/commands/bench.js';
+import { demo } from '../src/commands/demo.js';
+import { Output, type Streams } from '../src/output.js';
+import { INTERRUPTED_EXIT_CODE, main } from '../src/program.js';
+
+const MODEL = 'mlp_fashion_mnist';
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
+
+interface Captured {
+  streams: Streams;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+function capture(): Captured {
+  let stdout = '';
+  let stderr = '';
+  return {
+    streams: {
+      stdout: { write: (text: string) => (stdout += text), isTTY: false },
+      stderr: { write: (text: string) => (stderr += text), isTTY: false },
+    },
+    stdout: () => stdout,
+    stderr: () => stderr,
+  };
+}
+
+/** Runs `mlzoo ...args` in-process; checks that no tensor is left behind. */
+async function mlzoo(args: string[], signal?: AbortSignal) {
+  const captured = capture();
+  const before = tf.memory().numTensors;
+  const code = await main(args, { streams: captured.streams, ...(signal ? { signal } : {}) });
+  expect(tf.memory().numTensors, `tensors leaked by mlzoo ${args.join(' ')}`).toBe(before);
+  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+}
+
+let directory: string;
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'mlzoo-cli-'));
+});
+afterAll(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+describe('mlzoo info', () => {
+  it('lists mlp_fashion_mnist with its preset parameter count, checked by building it', async () => {
+    const { code, stdout } = await mlzoo(['info', '--json']);
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    const mlp = result.models.find((model: { name: string }) => model.name === MODEL);
+    expect(mlp).toMatchObject({ numParameters: 535_818, builtParameters: 535_818, matches: true });
+    expect(result.mismatches).toEqual([]);
+  });
+
+  it('shows one model: config and state-dict shapes in PyTorch layout', async () => {
+    const { code, stdout } = await mlzoo(['info', MODEL, '--json']);
+    expect(code).toBe(0);
+    const [model] = JSON.parse(stdout).models;
+    expect(model.config).toMatchObject({ imgSize: 28, inChans: 1, numClasses: 10, hiddenDims: [512, 256] });
+    expect(model.stateDict.map((entry: { name: string }) => entry.name)).toEqual([
+      'fc1.weight',
+      'fc1.bias',
+      'fc2.weight',
+      'fc2.bias',
+      'head.weight',
+      'head.bias',
+    ]);
+    expect(model.stateDict[0]).toEqual({ name: 'fc1.weight', shape: [512, 784], size: 401_408 });
+  });
+
+  it('prints a human table without --json', async () => {
+    const { code, stdout } = await mlzoo(['info']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/mlp_fashion_mnist\s+535,818\s+ok/);
+  });
+
+  it('rejects an unknown model with one line and exit code 1', async () => {
+    const { code, stderr } = await mlzoo(['info', 'no_such_model']);
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe(`mlzoo: unknown model 'no_such_model' (available: ${MODEL})`);
+  });
+});
+
+describe('mlzoo train, eval, resume', () => {
+  const common = ['--limit-test', '100', '--batch-size', '64', '--backend', 'cpu', '--json', '--no-progress'];
+  let weights: string;
+  let checkpoint: string;
+  let trained: { test: { accuracy: number; loss: number } };
+
+  it('trains one epoch on 256 images, writing a checkpoint and the weights', async () => {
+    weights = join(directory, 'model.safetensors');
+    checkpoint = join(directory, 'checkpoint.safetensors');
+    const { code, stdout, stderr } = await mlzoo([
+      'train',
+      MODEL,
+      '--limit-train',
+      '256',
+      '--epochs',
+      '1',
+      '--seed',
+      '3',
+      '--out',
+      weights,
+      '--checkpoint',
+      checkpoint,
+      ...common,
+    ]);
+    expect(code, stderr).toBe(0);
+    trained = JSON.parse(stdout);
+    expect(trained).toMatchObject({
+      model: MODEL,
+      backend: 'cpu',
+      trainExamples: 256,
+      testExamples: 100,
+      globalStep: 4,
+      aborted: false,
+      weights,
+      checkpoint,
+    });
+    expect(existsSync(weights) && existsSync(checkpoint)).toBe(true);
+    // 256 examples of 10 classes after 4 Adam steps: far better than chance, loss finite.
+    expect(trained.test.accuracy).toBeGreaterThan(0.3);
+    expect(Number.isFinite(trained.test.loss)).toBe(true);
+    expect(stderr).toContain('training mlp_fashion_mnist');
+  });
+
+  it('eval reads the weights back and reproduces the test accuracy', async () => {
+    const { code, stdout } = await mlzoo([
+      'eval',
+      MODEL,
+      '--weights',
+      weights,
+      '--limit',
+      '100',
+      '--backend',
+      'cpu',
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result.count).toBe(100);
+    expect(result.accuracy).toBe(trained.test.accuracy);
+    expect(result.loss).toBeCloseTo(trained.test.loss, 5);
+    expect(result.top5).toBeGreaterThanOrEqual(result.accuracy);
+  });
+
+  it('--resume continues from the checkpoint (epoch 2 only)', async () => {
+    const { code, stdout } = await mlzoo([
+      'train',
+      MODEL,
+      '--limit-train',
+      '256',
+      '--epochs',
+      '2',
+      '--seed',
+      '3',
+      '--resume',
+      '--out',
+      weights,
+      '--checkpoint',
+      checkpoint,
+      ...common,
+    ]);
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result.resumedFrom).toEqual({ epoch: 1, stepInEpoch: 0, globalStep: 4 });
+    expect(result.history.map((epoch: { epoch: number }) => epoch.epoch)).toEqual([2]);
+    expect(result.globalStep).toBe(8);
+  });
+
+  it('an interrupt (Ctrl-C) writes a checkpoint after the current step, exit 130; --resume picks it up', async () => {
+    const interruptedCheckpoint = join(directory, 'interrupted.safetensors');
+    const out = join(directory, 'interrupted-model.safetensors');
+    const controller = new AbortController();
+    controller.abort();
+    const interrupted = await mlzoo(
+      [
+        'train',
+        MODEL,
+        '--limit-train',
+        '128',
+        '--epochs',
+        '1',
+        '--out',
+        out,
+        '--checkpoint',
+        interruptedCheckpoint,
+        ...common,
+      ],
+      controller.signal,
+    );
+    expect(interrupted.code).toBe(INTERRUPTED_EXIT_CODE);
+    const result = JSON.parse(interrupted.stdout);
+    expect(result).toMatchObject({ aborted: true, globalStep: 1, checkpoint: interruptedCheckpoint });
+    expect(result.weights).toBeUndefined();
+    expect(interrupted.stderr).toContain(`checkpoint saved to ${interruptedCheckpoint}`);
+    expect(existsSync(out)).toBe(false);
+
+    const resumed = await mlzoo([
+      'train',
+      MODEL,
+      '--limit-train',
+      '128',
+      '--epochs',
+      '1',
+      '--resume',
+      '--out',
+      out,
+      '--checkpoint',
+      interruptedCheckpoint,
+      ...common,
+    ]);
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({
+      resumedFrom: { epoch: 0, stepInEpoch: 1, globalStep: 1 },
+      globalStep: 2,
+      weights: out,
+    });
+  });
+
+  it('eval also accepts a training checkpoint as weights', async () => {
+    const { code, stdout } = await mlzoo([
+      'eval',
+      MODEL,
+      '--weights',
+      checkpoint,
+      '--limit',
+      '50',
+      '--backend',
+      'cpu',
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).count).toBe(50);
+  });
+
+  it('predict gives the same top classes for a PNG of test image 0 and for test:0', async () => {
+    const png = fixture('fashion-mnist-test-0.png');
+    const { code, stdout } = await mlzoo([
+      'predict',
+      MODEL,
+      '--weights',
+      weights,
+      png,
+      'test:0',
+      '--top-k',
+      '3',
+      '--backend',
+      'cpu',
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    const [fromPng, fromIndex] = JSON.parse(stdout).items;
+    expect(fromIndex.label).toEqual({ index: 9, className: 'Ankle boot' });
+    expect(fromPng.predictions).toHaveLength(3);
+    const probabilities = fromPng.predictions.map(
+      (prediction: { probability: number }) => prediction.probability,
+    );
+    expect([...probabilities].sort((a, b) => b - a)).toEqual(probabilities);
+    fromPng.predictions.forEach((prediction: { index: number; probability: number }, rank: number) => {
+      expect(prediction.index).toBe(fromIndex.predictions[rank].index);
+      expect(prediction.probability).toBeCloseTo(fromIndex.predictions[rank].probability, 6);
+    });
+  });
+
+  it('predict rejects an image of the wrong size, naming the file and its size', async () => {
+    const png = fixture('grey-32x32.png');
+    const { code, stderr } = await mlzoo(['predict', MODEL, '--weights', weights, png, '--backend', 'cpu']);
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe(
+      `mlzoo: ${png}: image is 32x32, the model expects 28x28 (grey); resize it first`,
+    );
+  });
+});
+
+describe('errors: one line on stderr, exit code 1, no stack trace', () => {
+  const weightsError = async (path: string) => {
+    const result = await mlzoo(['eval', MODEL, '--weights', path, '--backend', 'cpu']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    return result.stderr.trim();
+  };
+
+  it('a corrupt weights file', async () => {
+    const path = join(directory, 'corrupt.safetensors');
+    await writeFile(path, Buffer.from('this is not a safetensors file at all'));
+    const message = await weightsError(path);
+    expect(message.startsWith(`mlzoo: ${path}: `)).toBe(true);
+  });
+
+  it('a truncated weights file', async () => {
+    const path = join(directory, 'truncated.safetensors');
+    const bytes = await readFile(join(directory, 'model.safetensors'));
+    await writeFile(path, bytes.subarray(0, bytes.length - 1000));
+    expect((await weightsError(path)).startsWith(`mlzoo: ${path}: `)).toBe(true);
+  });
+
+  it('a missing weights file', async () => {
+    const path = join(directory, 'missing.safetensors');
+    expect(await weightsError(path)).toBe(`mlzoo: weights file not found: ${path}`);
+  });
+
+  it('weights of the wrong shapes name the file and the parameter', async () => {
+    const path = join(directory, 'wrong-shapes.safetensors');
+    const tensors = {
+      'fc1.weight': tf.zeros([512, 100]),
+      'fc1.bias': tf.zeros([512]),
+      'fc2.weight': tf.zeros([256, 512]),
+      'fc2.bias': tf.zeros([256]),
+      'head.weight': tf.zeros([10, 256]),
+      'head.bias': tf.zeros([10]),
+    };
+    await writeFile(path, encodeSafetensors(tensors, { model: MODEL }));
+    tf.dispose(Object.values(tensors));
+    const message = await weightsError(path);
+    expect(message).toContain(path);
+    expect(message).toContain('fc1.weight: expected shape [512, 784], got [512, 100]');
+  });
+
+  it('--verbose adds the stack trace', async () => {
+    const path = join(directory, 'corrupt.safetensors');
+    const { code, stderr } = await mlzoo(['--verbose', 'eval', MODEL, '--weights', path, '--backend', 'cpu']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/\n\s+at /);
+  });
+
+  it('an unknown model and a bad option value', async () => {
+    const unknown = await mlzoo(['train', 'vit_huge', '--backend', 'cpu']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("unknown model 'vit_huge'");
+    const badEpochs = await mlzoo(['train', MODEL, '--epochs', 'two', '--backend', 'cpu']);
+    expect(badEpochs.code).toBe(1);
+    expect(badEpochs.stderr.trim()).toBe("mlzoo: --epochs must be a positive integer, got 'two'");
+  });
+});
+
+describe('mlzoo demo and bench', () => {
+  it('demo trains, saves atomically, reloads and checks identical predictions', async () => {
+    const captured = capture();
+    const output = new Output(captured.streams, { progress: false });
+    const before = tf.memory().numTensors;
+    const result = await demo({ backend: 'cpu', epochs: 1, outDirectory: join(directory, 'demo') }, output);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(result.reload).toMatchObject({ identicalPredictions: true, count: 500, maxAbsoluteDifference: 0 });
+    expect(existsSync(join(directory, 'demo', 'model.safetensors'))).toBe(true);
+    expect(captured.stdout()).toContain('reload check: identical predictions on 500 test images');
+  });
+
+  it('bench reports finite throughputs per backend and writes JSON and markdown', async () => {
+    const captured = capture();
+    const jsonPath = join(directory, 'bench.json');
+    const markdownPath = join(directory, 'bench.md');
+    const before = tf.memory().numTensors;
+    const result = await bench(
+      {
+        backends: ['cpu'],
+        matmulSizes: [32],
+        convBatch: 1,
+        minSeconds: 0.01,
+        maxIterations: 2,
+        jsonPath,
+        markdownPath,
+      },
+      new Output(captured.streams),
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    expect(result.measurements.map((measurement) => measurement.benchmark)).toEqual([
+      'matmul 32',
+      'conv2d 3x3',
+      `${MODEL} train step`,
+      `${MODEL} inference`,
+    ]);
+    for (const measurement of result.measurements) {
+      expect(measurement.milliseconds).toBeGreaterThan(0);
+      expect(Number.isFinite(measurement.gflops ?? measurement.imagesPerSecond)).toBe(true);
+    }
+    expect(JSON.parse(await readFile(jsonPath, 'utf8')).measurements).toHaveLength(4);
+    expect(await readFile(markdownPath, 'utf8')).toBe(benchMarkdown(result));
+    expect(benchMarkdown(result)).toMatch(/^\| benchmark \| shape \| cpu \|/);
+  });
+});
