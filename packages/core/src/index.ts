@@ -60,6 +60,7 @@ export {
   type EncodeOptions,
   encodeSafetensors,
   encodeSafetensorsAsync,
+  type FetchBytesOptions,
   type FetchProgress,
   fetchBytes,
   type LoadFromUrlOptions,

@@ -485,52 +485,69 @@ export async function encodeSafetensorsAsync(
   return assemble(encoded, metadata);
 }
 
+/** Progress of one download or file read. `totalBytes` is undefined when the server sends no length. */
 export interface FetchProgress {
-  /** Bytes received so far. */
-  loaded: number;
-  /** Total bytes when the server sent Content-Length, else undefined. */
-  total: number | undefined;
+  /** The URL or path being read. */
+  source: string;
+  loadedBytes: number;
+  totalBytes: number | undefined;
 }
 
-export interface LoadFromUrlOptions extends DecodeOptions {
+export interface FetchBytesOptions {
+  /** Called as bytes arrive, and once more when the download is complete. */
   onProgress?: (progress: FetchProgress) => void;
   signal?: AbortSignal;
-  /** fetch implementation (default: the global fetch). */
-  fetch?: typeof fetch;
+  /** fetch implementation (default: the global fetch), e.g. one that adds headers. */
+  fetch?: typeof globalThis.fetch;
   /** Extra request options (headers for private hubs, cache mode). */
   requestInit?: RequestInit;
 }
 
-/** Fetches bytes from a URL, reporting progress as they arrive. */
-export async function fetchBytes(url: string | URL, options: LoadFromUrlOptions = {}): Promise<Uint8Array> {
-  const fetcher = options.fetch ?? globalThis.fetch;
-  if (!fetcher) throw new Error('fetchBytes: no fetch implementation available; pass options.fetch');
-  const response = await fetcher(url, { ...options.requestInit, signal: options.signal ?? null });
+export interface LoadFromUrlOptions extends DecodeOptions, FetchBytesOptions {}
+
+/** Fetches `url` into memory, reporting progress; network failures and non-2xx answers name the URL. */
+export async function fetchBytes(url: string | URL, options: FetchBytesOptions = {}): Promise<Uint8Array> {
+  const source = String(url);
+  const fetchFunction = options.fetch ?? globalThis.fetch;
+  if (typeof fetchFunction !== 'function')
+    throw new Error(`fetchBytes: no fetch function available to load ${source}`);
+  let response: Response;
+  try {
+    response = await fetchFunction(url, {
+      ...options.requestInit,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    throw new Error(`${source}: request failed (${error instanceof Error ? error.message : String(error)})`);
+  }
   if (!response.ok)
-    throw new Error(`fetchBytes: ${String(url)} answered ${response.status} ${response.statusText}`);
+    throw new Error(`${source}: server answered ${response.status} ${response.statusText}`.trimEnd());
   const lengthHeader = response.headers.get('content-length');
-  const total = lengthHeader != null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-  if (!response.body) {
+  const declared = lengthHeader == null ? Number.NaN : Number(lengthHeader);
+  const totalBytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined;
+  const onProgress = options.onProgress;
+  if (response.body == null) {
     const bytes = new Uint8Array(await response.arrayBuffer());
-    options.onProgress?.({ loaded: bytes.byteLength, total });
+    onProgress?.({ source, loadedBytes: bytes.byteLength, totalBytes: bytes.byteLength });
     return bytes;
   }
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
-  let loaded = 0;
+  let loadedBytes = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
-    loaded += value.byteLength;
-    options.onProgress?.({ loaded, total });
+    loadedBytes += value.byteLength;
+    onProgress?.({ source, loadedBytes, totalBytes });
   }
-  const bytes = new Uint8Array(loaded);
+  const bytes = new Uint8Array(loadedBytes);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
+  onProgress?.({ source, loadedBytes, totalBytes: loadedBytes });
   return bytes;
 }
 
