@@ -22,6 +22,12 @@ export interface Conv2dOptions {
   groups?: number;
   /** Default true. */
   bias?: boolean;
+  /**
+   * 'native' (default): tfjs conv2d / depthwiseConv2d kernels. 'im2col': gathers the k x k taps with
+   * slices and computes one (batched) matMul; same results and parameters, and its gradient needs only
+   * slice/pad/matMul kernels, so it trains on backends that lack conv backprop kernels (wasm).
+   */
+  implementation?: 'native' | 'im2col';
   random?: Random;
 }
 
@@ -61,6 +67,7 @@ export class Conv2d extends Module implements TensorModule {
   readonly dilation: [number, number];
   readonly groups: number;
   readonly padding: [number, number] | 'same' | 'valid';
+  readonly implementation: 'native' | 'im2col';
   /** Stored HWIO [kH, kW, inChannels / groups, outChannels]. */
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
@@ -83,6 +90,7 @@ export class Conv2d extends Module implements TensorModule {
     this.kernelSize = pair(options.kernelSize, 'kernelSize', where);
     this.stride = pair(options.stride ?? 1, 'stride', where);
     this.dilation = pair(options.dilation ?? 1, 'dilation', where);
+    this.implementation = options.implementation ?? 'native';
     const padding = options.padding ?? 0;
     this.padding = padding === 'same' || padding === 'valid' ? padding : pair(padding, 'padding', where);
     if (padding === 'same' && (this.stride[0] !== 1 || this.stride[1] !== 1)) {
@@ -150,10 +158,59 @@ export class Conv2d extends Module implements TensorModule {
           `${this.location}: padded input ${height}x${width} is smaller than the dilated kernel ${extentHeight}x${extentWidth}`,
         );
       }
-      let output = this.#convolve(padded as tf.Tensor4D);
+      let output =
+        this.implementation === 'im2col'
+          ? this.#im2col(padded as tf.Tensor4D)
+          : this.#convolve(padded as tf.Tensor4D);
       if (this.bias) output = tf.add(output, this.bias);
       return output;
     });
+  }
+
+  #im2col(input: tf.Tensor4D): tf.Tensor4D {
+    const [batch, height, width, channels] = input.shape;
+    const [kernelHeight, kernelWidth] = this.kernelSize;
+    const [strideHeight, strideWidth] = this.stride;
+    const [dilationHeight, dilationWidth] = this.dilation;
+    const outHeight = Math.floor((height - dilationHeight * (kernelHeight - 1) - 1) / strideHeight) + 1;
+    const outWidth = Math.floor((width - dilationWidth * (kernelWidth - 1) - 1) / strideWidth) + 1;
+    const taps: tf.Tensor[] = [];
+    for (let row = 0; row < kernelHeight; row++) {
+      for (let column = 0; column < kernelWidth; column++) {
+        const region = tf.slice(
+          input,
+          [0, row * dilationHeight, column * dilationWidth, 0],
+          [batch, (outHeight - 1) * strideHeight + 1, (outWidth - 1) * strideWidth + 1, channels],
+        );
+        taps.push(subsample(region as tf.Tensor4D, this.stride));
+      }
+    }
+    // [B, Ho, Wo, kH * kW, C]: taps in (row, column) order, matching the HWIO kernel flattened row-major.
+    const patches = tf.stack(taps, 3);
+    const rows = batch * outHeight * outWidth;
+    const groups = this.groups;
+    const groupIn = channels / groups;
+    const groupOut = this.outChannels / groups;
+    const tapCount = kernelHeight * kernelWidth;
+    let output: tf.Tensor;
+    if (groups === 1) {
+      output = tf.matMul(
+        tf.reshape(patches, [rows, tapCount * channels]) as tf.Tensor2D,
+        tf.reshape(this.weight, [tapCount * channels, this.outChannels]) as tf.Tensor2D,
+      );
+    } else {
+      const grouped = tf.transpose(tf.reshape(patches, [rows, tapCount, groups, groupIn]), [2, 0, 1, 3]);
+      const kernels = tf.transpose(
+        tf.reshape(this.weight, [tapCount * groupIn, groups, groupOut]),
+        [1, 0, 2],
+      );
+      const products = tf.matMul(
+        tf.reshape(grouped, [groups, rows, tapCount * groupIn]) as tf.Tensor3D,
+        kernels as tf.Tensor3D,
+      );
+      output = tf.transpose(products, [1, 0, 2]);
+    }
+    return tf.reshape(output, [batch, outHeight, outWidth, this.outChannels]) as tf.Tensor4D;
   }
 
   #convolve(input: tf.Tensor4D): tf.Tensor4D {
@@ -206,4 +263,21 @@ function dilateKernel(kernel: tf.Tensor4D, dilation: [number, number]): tf.Tenso
     result = tf.slice(flat, [0, 0, 0, 0], size);
   }
   return result as tf.Tensor4D;
+}
+
+/** Keeps every stride-th row and column (from 0) with pad, reshape and slice, which all have gradients. */
+function subsample(input: tf.Tensor4D, stride: [number, number]): tf.Tensor4D {
+  if (stride[0] === 1 && stride[1] === 1) return input;
+  const [batch, height, width, channels] = input.shape;
+  const outHeight = Math.ceil(height / stride[0]);
+  const outWidth = Math.ceil(width / stride[1]);
+  const padded = tf.pad(input, [
+    [0, 0],
+    [0, outHeight * stride[0] - height],
+    [0, outWidth * stride[1] - width],
+    [0, 0],
+  ]);
+  const grouped = tf.reshape(padded, [batch, outHeight, stride[0], outWidth, stride[1], channels]);
+  const picked = tf.slice(grouped, [0, 0, 0, 0, 0, 0], [batch, outHeight, 1, outWidth, 1, channels]);
+  return tf.reshape(picked, [batch, outHeight, outWidth, channels]) as tf.Tensor4D;
 }

@@ -46,16 +46,37 @@ type Options = Record<string, unknown>;
 interface Built {
   module: Module;
   forward: (input: tf.Tensor, options: Options) => tf.Tensor;
+  /** Gradient kernels the variant needs; it is skipped on backends without them (wasm lacks conv backprop). */
+  requiresKernels: string[];
 }
 
-function tensorModule(module: Module & { forward(input: tf.Tensor, options?: Options): tf.Tensor }): Built {
-  return { module, forward: (input, options) => module.forward(input, options) };
+function tensorModule(
+  module: Module & { forward(input: tf.Tensor, options?: Options): tf.Tensor },
+  requiresKernels: string[] = [],
+): Built {
+  return { module, forward: (input, options) => module.forward(input, options), requiresKernels };
+}
+
+const CONV_BACKPROP = [
+  'Conv2DBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter',
+];
+
+function available(kernels: string[]): boolean {
+  return kernels.every((kernel) => tf.getKernel(kernel, tf.getBackend()) != null);
 }
 
 /** Builders by the fixture's `layer` metadata; PatchEmbed is checked in both modes. */
 const builders: Record<string, (options: Options) => Built[]> = {
   Linear: (options) => [tensorModule(new Linear(options as unknown as LinearOptions))],
-  Conv2d: (options) => [tensorModule(new Conv2d(options as unknown as Conv2dOptions))],
+  Conv2d: (options) => [
+    tensorModule(
+      new Conv2d({ ...(options as unknown as Conv2dOptions), implementation: 'native' }),
+      CONV_BACKPROP,
+    ),
+    tensorModule(new Conv2d({ ...(options as unknown as Conv2dOptions), implementation: 'im2col' })),
+  ],
   LayerNorm: (options) => [tensorModule(new LayerNorm(options as unknown as LayerNormOptions))],
   RMSNorm: (options) => [tensorModule(new RMSNorm(options as unknown as RMSNormOptions))],
   BatchNorm: (options) => [tensorModule(new BatchNorm(options as unknown as BatchNormOptions))],
@@ -70,7 +91,7 @@ const builders: Record<string, (options: Options) => Built[]> = {
   GluMlp: (options) => [tensorModule(new GluMlp(options as unknown as GluMlpOptions))],
   SwiGluMlp: (options) => [tensorModule(new SwiGluMlp(options as unknown as SwiGluMlpOptions))],
   PatchEmbed: (options) => [
-    tensorModule(new PatchEmbed({ ...(options as PatchEmbedOptions), mode: 'conv' })),
+    tensorModule(new PatchEmbed({ ...(options as PatchEmbedOptions), mode: 'conv' }), CONV_BACKPROP),
     tensorModule(new PatchEmbed({ ...(options as PatchEmbedOptions), mode: 'linear' })),
   ],
   LearnedPositionEmbedding: (options) => [
@@ -119,9 +140,12 @@ describe('golden fixtures from PyTorch', () => {
         }
         const build = builders[fixture.layer];
         if (!build) throw new Error(`${name}: no builder for layer '${fixture.layer}'`);
-        for (const { module, forward } of build(fixture.options)) {
+        const variants = build(fixture.options);
+        expect(variants.some((variant) => available(variant.requiresKernels))).toBe(true);
+        for (const { module, forward, requiresKernels } of variants) {
           try {
-            checkAgainstFixture(fixture, module, forward, toleranceFor(fixture.layer));
+            if (available(requiresKernels))
+              checkAgainstFixture(fixture, module, forward, toleranceFor(fixture.layer));
           } finally {
             module.dispose();
           }
