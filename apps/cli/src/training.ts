@@ -106,7 +106,10 @@ export async function runTraining(options: RunTrainingOptions, output: Output): 
     const history: EpochRecord[] = [];
     let currentEpoch = 0;
     let epochStartStep = 0;
+    // When the current epoch's first step (in this process) began: the end of the previous epoch, or the
+    // start of fit for the first one.
     let epochStarted = performance.now();
+    let previousEpochEnded = epochStarted;
     let lastStep = 0;
     let lossSum = 0;
     let lossSteps = 0;
@@ -121,6 +124,7 @@ export async function runTraining(options: RunTrainingOptions, output: Output): 
       };
     };
     let fitResult: FitResult;
+    previousEpochEnded = performance.now();
     try {
       fitResult = await fit(
         built.model,
@@ -137,7 +141,7 @@ export async function runTraining(options: RunTrainingOptions, output: Output): 
             if (step.epoch !== currentEpoch) {
               currentEpoch = step.epoch;
               epochStartStep = step.step - 1;
-              epochStarted = performance.now();
+              epochStarted = previousEpochEnded;
               lossSum = 0;
               lossSteps = 0;
               progress.start(step.stepsPerEpoch, values(step.epoch, step.epochs, step.step, step.loss));
@@ -160,6 +164,7 @@ export async function runTraining(options: RunTrainingOptions, output: Output): 
                 `${formatCount(imagesPerSecond)} img/s | ${summary.seconds.toFixed(1)} s`,
             );
             currentEpoch = 0;
+            previousEpochEnded = performance.now();
           },
         },
       );

@@ -143,7 +143,7 @@ export async function train(modelName: string, options: TrainOptions, output: Ou
       if (fitResult.aborted) {
         output.line(
           `interrupted at global step ${fitResult.globalStep}: checkpoint saved to ${paths.checkpoint}; ` +
-            `continue with: mlzoo train ${modelName} --resume --checkpoint ${paths.checkpoint}`,
+            `continue with: mlzoo train ${modelName} --resume --checkpoint ${paths.checkpoint} --out ${paths.weights}`,
         );
         output.result(result);
         return result;
