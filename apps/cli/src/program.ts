@@ -58,12 +58,14 @@ function buildProgram(
     .command('info')
     .description('list registered models with parameter counts, or show one model in detail')
     .argument('[model]', 'a model name (see `mlzoo info`)')
+    .option('--backend <name>', 'backend to build the models on (default: $MLZOO_BACKEND or auto)')
     .option('--json', 'print JSON')
-    .action(async (model: string | undefined, options: { json?: boolean }, command: Command) =>
-      run(command, options.json ?? false, async (output) => {
-        const result = await info(model, output);
-        return result.mismatches.length > 0 ? 1 : 0;
-      }),
+    .action(
+      async (model: string | undefined, options: { json?: boolean; backend?: string }, command: Command) =>
+        run(command, options.json ?? false, async (output) => {
+          const result = await info(model, output, options.backend ? { backend: options.backend } : {});
+          return result.mismatches.length > 0 ? 1 : 0;
+        }),
     );
 
   program

@@ -54,7 +54,7 @@ afterAll(async () => {
 
 describe('mlzoo info', () => {
   it('lists mlp_fashion_mnist with its preset parameter count, checked by building it', async () => {
-    const { code, stdout } = await mlzoo(['info', '--json']);
+    const { code, stdout } = await mlzoo(['info', '--json', '--backend', 'cpu']);
     expect(code).toBe(0);
     const result = JSON.parse(stdout);
     const mlp = result.models.find((model: { name: string }) => model.name === MODEL);
@@ -63,7 +63,7 @@ describe('mlzoo info', () => {
   });
 
   it('shows one model: config and state-dict shapes in PyTorch layout', async () => {
-    const { code, stdout } = await mlzoo(['info', MODEL, '--json']);
+    const { code, stdout } = await mlzoo(['info', MODEL, '--json', '--backend', 'cpu']);
     expect(code).toBe(0);
     const [model] = JSON.parse(stdout).models;
     expect(model.config).toMatchObject({ imgSize: 28, inChans: 1, numClasses: 10, hiddenDims: [512, 256] });
@@ -79,13 +79,13 @@ describe('mlzoo info', () => {
   });
 
   it('prints a human table without --json', async () => {
-    const { code, stdout } = await mlzoo(['info']);
+    const { code, stdout } = await mlzoo(['info', '--backend', 'cpu']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/mlp_fashion_mnist\s+535,818\s+ok/);
   });
 
   it('rejects an unknown model with one line and exit code 1', async () => {
-    const { code, stderr } = await mlzoo(['info', 'no_such_model']);
+    const { code, stderr } = await mlzoo(['info', 'no_such_model', '--backend', 'cpu']);
     expect(code).toBe(1);
     expect(stderr.trim()).toBe(`mlzoo: unknown model 'no_such_model' (available: ${MODEL})`);
   });

@@ -1,9 +1,10 @@
 // `mlzoo info [model]`: registered models with parameter counts (the preset's, checked by building the
 // model), or one model's config and state-dict keys and shapes.
 import { listModels } from '@mlzoo/core';
+import { selectBackend } from '../backend.js';
 import { registerAllModels } from '../models.js';
 import { formatCount, formatTable, type Output } from '../output.js';
-import { buildModel } from '../weights.js';
+import { buildModel, modelPreset } from '../weights.js';
 
 export interface ModelSummary {
   name: string;
@@ -60,8 +61,19 @@ function summarize(name: string): { summary: ModelSummary; details: () => ModelD
   }
 }
 
-export async function info(modelName: string | undefined, output: Output): Promise<InfoResult> {
+export interface InfoOptions {
+  /** Backend the models are built on (default: $MLZOO_BACKEND or auto). */
+  backend?: string;
+}
+
+export async function info(
+  modelName: string | undefined,
+  output: Output,
+  options: InfoOptions = {},
+): Promise<InfoResult> {
   registerAllModels();
+  if (modelName) modelPreset(modelName);
+  await selectBackend(options.backend);
   if (modelName) {
     const { details } = summarize(modelName);
     const model = details();
