@@ -45,7 +45,10 @@ async function mlzoo(args: string[], signal?: AbortSignal) {
 }
 
 let directory: string;
+/** The backend the suite runs on (MLZOO_BACKEND, cpu by default); tests that switch restore it. */
+let suiteBackend: string;
 beforeAll(async () => {
+  suiteBackend = tf.getBackend();
   directory = await mkdtemp(join(tmpdir(), 'mlzoo-cli-'));
 });
 afterAll(async () => {
@@ -382,7 +385,7 @@ describe('wasm BatchMatMul transpose fix', () => {
         });
       });
     } finally {
-      await tf.setBackend('cpu');
+      await tf.setBackend(suiteBackend);
     }
   });
 });
@@ -398,7 +401,7 @@ describe('mlzoo demo and bench', () => {
       result = await demo({ backend: 'wasm', epochs: 1, outDirectory: join(directory, 'demo') }, output);
       expect(tf.memory().numTensors).toBe(before);
     } finally {
-      await tf.setBackend('cpu');
+      await tf.setBackend(suiteBackend);
     }
     expect(result.backend).toBe('wasm');
     expect(result.reload).toMatchObject({ identicalPredictions: true, count: 500, maxAbsoluteDifference: 0 });
@@ -424,7 +427,7 @@ describe('mlzoo demo and bench', () => {
       new Output(captured.streams),
     );
     expect(tf.memory().numTensors).toBe(before);
-    expect(tf.getBackend()).toBe('cpu');
+    expect(tf.getBackend()).toBe(suiteBackend);
     // webgpu needs navigator.gpu, which Node lacks: reported as unavailable, not a failure.
     expect(Object.keys(result.unavailable)).toEqual(['webgpu']);
     expect(captured.stderr()).toContain('bench: skipping webgpu');
