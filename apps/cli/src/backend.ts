@@ -5,7 +5,6 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { type BackendName, type BackendRequest, setBackend } from '@mlzoo/core';
 import { UsageError } from './errors.js';
-import { installWasmMatMulTransposeFix } from './wasm-kernels.js';
 
 export const BACKEND_CHOICES: readonly BackendRequest[] = ['auto', 'cpu', 'wasm', 'webgpu', 'tensorflow'];
 
@@ -18,7 +17,6 @@ export async function selectBackend(request?: string): Promise<BackendName> {
   if (!BACKEND_CHOICES.includes(chosen as BackendRequest)) {
     throw new UsageError(`unknown backend '${chosen}' (expected one of ${BACKEND_CHOICES.join(', ')})`);
   }
-  installWasmMatMulTransposeFix();
   try {
     return await setBackend(chosen as BackendRequest, { quiet: true });
   } catch (error) {

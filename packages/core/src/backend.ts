@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { tfjsRegistered } from './register-tfjs.js';
+import { installWasmKernelFixes } from './wasm-kernels.js';
 
 /** Backends mlzoo knows how to select. `tensorflow` is the native `@tensorflow/tfjs-node` backend. */
 export type BackendName = 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -46,6 +47,7 @@ async function ensureRegistered(name: BackendName): Promise<boolean> {
 
 async function tryBackend(name: BackendName): Promise<boolean> {
   if (!(await ensureRegistered(name))) return false;
+  if (name === 'wasm') installWasmKernelFixes();
   try {
     const ok = await tf.setBackend(name);
     if (!ok) return false;

@@ -90,3 +90,4 @@ export {
   NonFiniteLossError,
   type TrainingProgress,
 } from './training.js';
+export { installWasmKernelFixes } from './wasm-kernels.js';

@@ -9,7 +9,6 @@ import { BACKEND_CHOICES } from '../backend.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_MODEL } from '../models.js';
 import { formatTable, type Output } from '../output.js';
-import { installWasmMatMulTransposeFix } from '../wasm-kernels.js';
 import { buildModel } from '../weights.js';
 
 export interface BenchOptions {
@@ -250,7 +249,6 @@ export async function bench(options: BenchOptions, output: Output): Promise<Benc
     unavailable: {},
   };
   const previous = tf.getBackend();
-  installWasmMatMulTransposeFix();
   try {
     for (const backend of backends) {
       try {

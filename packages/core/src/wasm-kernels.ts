@@ -1,16 +1,21 @@
-// A speed fix for the wasm backend, installed by the CLI when it selects a backend. In tfjs-backend-wasm
-// 4.22, BatchMatMul with transposeA or transposeB skips XNNPACK's fast path: measured 110-175 ms for
-// the [128, 784] x [128, 512] products of an MLP's backward pass, against 16-18 ms for an explicit
-// Transpose followed by a plain BatchMatMul. Every Linear layer's gradient uses transposed products,
-// so training ran ~5x slower than it should. The wrapper transposes the operands with the backend's
-// own Transpose kernel and calls the original kernel without the flags; results are the same.
+// Fixes for the wasm backend, installed by setBackend when it selects wasm.
+//
+// BatchMatMul with transposeA or transposeB: tfjs-backend-wasm 4.22 skips XNNPACK's fast path for
+// transposed operands. Measured on 2 cores: 110-175 ms for the [128, 784] x [128, 512] products of an
+// MLP's backward pass, against 16-18 ms for an explicit Transpose followed by a plain BatchMatMul.
+// Every Linear layer's gradient uses transposed products, so training ran ~5x slower than it should.
+// The replacement transposes operands with the backend's own Transpose kernel and calls the original
+// kernel without the flags; results are the same.
 import * as tf from '@tensorflow/tfjs-core';
 
-let installed = false;
+let matMulFixed = false;
 
-/** Re-registers wasm's BatchMatMul so transposed operands are transposed explicitly first. Idempotent. */
-export function installWasmMatMulTransposeFix(): boolean {
-  if (installed) return true;
+/**
+ * Re-registers wasm's BatchMatMul so transposed operands are transposed explicitly first. Idempotent;
+ * returns false when the wasm backend package is not loaded. `setBackend('wasm' | 'auto')` calls it.
+ */
+export function installWasmKernelFixes(): boolean {
+  if (matMulFixed) return true;
   const original = tf.getKernel('BatchMatMul', 'wasm');
   const transpose = tf.getKernel('Transpose', 'wasm');
   if (!original || !transpose) return false;
@@ -50,6 +55,6 @@ export function installWasmMatMulTransposeFix(): boolean {
       }
     },
   });
-  installed = true;
+  matMulFixed = true;
   return true;
 }
