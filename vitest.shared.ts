@@ -13,6 +13,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The JSON report feeds scripts/test-summary.mjs, which prints one 'N passed, N failed' line for CI.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-report.json' },
     server: {
       deps: { inline: [/@tensorflow\/tfjs-core\/dist\/(register_all_gradients|public\/chained_ops)/] },
     },

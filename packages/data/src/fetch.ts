@@ -1,5 +1,5 @@
 // Downloads come from @mlzoo/core's fetchBytes (one implementation for weights and datasets).
-import type { FetchBytesOptions, FetchProgress } from '@mlzoo/core';
+import type { FetchProgress } from '@mlzoo/core';
 
 export { type FetchBytesOptions, fetchBytes } from '@mlzoo/core';
 

@@ -40,7 +40,7 @@ function createSeeded<M extends Classifier>(spec: ModelSuiteSpec<M>, seed = 0): 
   return spec.create();
 }
 
-async function isFinite(tensor: tf.Tensor): Promise<boolean> {
+async function allFinite(tensor: tf.Tensor): Promise<boolean> {
   const values = await tensor.data();
   for (let index = 0; index < values.length; index++)
     if (!Number.isFinite(values[index] as number)) return false;
@@ -75,7 +75,7 @@ export async function checkForward(spec: ModelSuiteSpec): Promise<void> {
               `${mode} forward on batch ${batchSize} gave ${shapeText(output.shape)}, expected ${shapeText(expected)}`,
             );
           }
-          if (!(await isFinite(output)))
+          if (!(await allFinite(output)))
             fail(spec, `${mode} forward on batch ${batchSize} gave non-finite values`);
         } finally {
           tf.dispose([input, output]);
@@ -168,7 +168,7 @@ export async function checkGradients(spec: ModelSuiteSpec): Promise<void> {
       for (const [name, variable] of parameters) {
         const gradient = grads[variable.name];
         if (!gradient) missing.push(name);
-        else if (!(await isFinite(gradient))) nonFinite.push(name);
+        else if (!(await allFinite(gradient))) nonFinite.push(name);
         else if (shapeText(gradient.shape) !== shapeText(variable.shape)) {
           fail(
             spec,
