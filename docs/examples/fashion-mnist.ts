@@ -1,12 +1,13 @@
 // Train an MLP on Fashion-MNIST: the subset bundled with @mlzoo/data (2,000 training and 500 test
 // images of the official files) loads without a download.
-import { evaluate, fit, manualSeed } from '@mlzoo/core';
+import { evaluate, fit, manualSeed, setBackend } from '@mlzoo/core';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, normalize } from '@mlzoo/data';
 import { loadFashionMnist } from '@mlzoo/data/node';
 import { MlpClassifier } from '@mlzoo/layers';
 import * as tf from '@tensorflow/tfjs-core';
 
 export async function main() {
+  await setBackend('auto'); // webgpu, tfjs-node, wasm or cpu: the fastest installed, and says which
   const train = await loadFashionMnist({ split: 'train' }); // images [2000, 28, 28, 1] in [0, 1]
   const test = await loadFashionMnist({ split: 'test' }); // [500, 28, 28, 1]; source: 'system' for all 70,000
   const trainImages = normalize(train.images, FASHION_MNIST_MEAN, FASHION_MNIST_STD);

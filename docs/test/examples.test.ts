@@ -155,6 +155,7 @@ describe('training examples', () => {
     expect(result.accuracy).toBeGreaterThan(0.7);
     expect(result.top5).toBeGreaterThan(0.95);
     expect(result.prediction.actual).toBe('Ankle boot'); // the first official test image
+    await setBackend(requestedBackend, { quiet: true });
   });
 });
 
@@ -218,6 +219,7 @@ describe('READMEs show tested examples verbatim', () => {
   for (const [readme, example] of [
     ['../packages/core/README.md', 'examples/core-quick-start.ts'],
     ['../packages/testing/README.md', 'examples/tiny-convnet.test.ts'],
+    ['../README.md', 'examples/fashion-mnist.ts'],
   ] as const) {
     it(`${readme} quick start is ${example}`, () => {
       const text = readFileSync(docs(readme), 'utf8');

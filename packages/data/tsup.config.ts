@@ -1,13 +1,4 @@
-import { defineConfig } from 'tsup';
+import { libraryConfig } from '../../tools/tsup.library.ts';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/node.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  // import.meta.url (the bundled assets' folder) also works in the CommonJS build.
-  shims: true,
-  target: 'es2022',
-  external: [/^@tensorflow\//, /^@mlzoo\//],
-});
+// shims: import.meta.url (the bundled assets' folder) also works in the CommonJS build.
+export default libraryConfig(['src/index.ts', 'src/node.ts'], { shims: true });

@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { libraryConfig } from '../../tools/tsup.library.ts';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/checks.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@tensorflow\//, /^@mlzoo\//, 'vitest'],
-});
+export default libraryConfig(['src/index.ts', 'src/checks.ts'], { external: ['vitest'] });
