@@ -43,6 +43,8 @@ async function main(): Promise<DemoResult> {
   const started = performance.now();
   const requested = new URLSearchParams(location.search).get('backend') === 'webgpu' ? 'webgpu' : 'cpu';
   const backend = await setBackend(requested);
+  // tfjs runs ops on tensors under 1,000 elements on the CPU by default; keep everything on WebGPU.
+  if (backend === 'webgpu') tf.env().set('WEBGPU_CPU_FORWARD', false);
   say(`backend: ${backend}`);
   const dataUrl = new URL('./data/', location.href).href;
   const train = await loadFashionMnist({ split: 'train', source: { url: dataUrl } });
