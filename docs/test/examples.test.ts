@@ -199,9 +199,13 @@ describe('backend examples', () => {
 });
 
 describe('CommonJS', () => {
-  const built = existsSync(docs('../packages/core/dist/index.cjs'));
-  // The CommonJS entry is the built dist/index.cjs: run `pnpm build` (turbo) first, as `npm test` does.
-  it.skipIf(!built)('commonjs.cjs runs under plain Node with require()', () => {
+  // The CommonJS entry is the built dist/index.cjs: turbo builds the packages before this test runs.
+  it('commonjs.cjs runs under plain Node with require()', () => {
+    if (!existsSync(docs('../packages/core/dist/index.cjs'))) {
+      throw new Error(
+        'packages/core/dist is missing: run `pnpm build` first (turbo does this before docs tests)',
+      );
+    }
     const script = "require('./examples/commonjs.cjs').main().then((r) => console.log(JSON.stringify(r)))";
     const run = spawnSync(process.execPath, ['-e', script], { cwd: docs(''), encoding: 'utf8' });
     expect(run.stderr).toBe('');

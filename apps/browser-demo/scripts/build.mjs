@@ -16,7 +16,14 @@ await build({
   platform: 'browser',
   target: 'es2022',
   mainFields: ['browser', 'module', 'main'],
-  conditions: ['@mlzoo/source', 'browser', 'module', 'import'],
+  // Bundles the built packages (dist/), exactly what a user's bundler gets from npm; set
+  // MLZOO_BUNDLE_FROM=source to bundle the workspace sources instead while developing.
+  conditions: [
+    ...(process.env.MLZOO_BUNDLE_FROM === 'source' ? ['@mlzoo/source'] : []),
+    'browser',
+    'module',
+    'import',
+  ],
   sourcemap: true,
   logLevel: 'warning',
 });

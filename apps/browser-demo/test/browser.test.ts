@@ -43,7 +43,9 @@ describe('browser demo in Chromium', () => {
       const errors: string[] = [];
       page.on('pageerror', (error) => errors.push(error.message));
       await page.goto(`${server.url}${query}`);
-      await page.waitForFunction(() => window.mlzooDemo?.result || window.mlzooDemo?.error, null, { timeout: 240_000 });
+      await page.waitForFunction(() => window.mlzooDemo?.result || window.mlzooDemo?.error, null, {
+        timeout: 240_000,
+      });
       const outcome = await page.evaluate(() => window.mlzooDemo!);
       expect(outcome.error).toBeUndefined();
       expect(errors).toEqual([]);
