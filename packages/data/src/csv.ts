@@ -15,7 +15,8 @@ export interface ParseCsvOptions {
  * Parses CSV text. Blank lines are skipped, a leading byte order mark is dropped, and a line break at
  * the end of the text does not make an empty row. With `header: true`, every row must have as many
  * fields as the header; without it, rows keep their own lengths. An unterminated quoted field, or text
- * after a closing quote, is an error that names the line.
+ * after a closing quote, is an error that names the line. Header records are objects without a
+ * prototype (`Object.create(null)`), so any column name, `__proto__` included, is kept as a key.
  *
  * @example
  * ```ts
@@ -50,7 +51,8 @@ export function parseCsv(text: string, options: ParseCsvOptions = {}): string[][
         `${name}: line ${lines[index + 1]}: expected ${columns.length} fields (as in the header), got ${fields.length}`,
       );
     }
-    const record: Record<string, string> = {};
+    // No prototype: a column named "__proto__" (or "constructor", "toString") is an ordinary key.
+    const record = Object.create(null) as Record<string, string>;
     columns.forEach((column, position) => {
       record[column] = fields[position]!;
     });

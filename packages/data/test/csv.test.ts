@@ -48,6 +48,25 @@ describe('parseCsv', () => {
     expect(parseCsv('a\tb', { delimiter: '\t' })).toEqual([['a', 'b']]);
   });
 
+  it('keeps columns named like Object.prototype members, __proto__ included', () => {
+    const [record] = parseCsv('__proto__,b\n1,2', { header: true });
+    expect(Object.keys(record!)).toEqual(['__proto__', 'b']);
+    expect(record!.__proto__).toBe('1');
+    expect(record!.b).toBe('2');
+    const [other] = parseCsv('constructor,toString,hasOwnProperty\nx,y,z', { header: true });
+    expect(Object.entries(other!)).toEqual([
+      ['constructor', 'x'],
+      ['toString', 'y'],
+      ['hasOwnProperty', 'z'],
+    ]);
+    expect(() => parseCsv('__proto__,__proto__\n1,2\n', { header: true })).toThrow(
+      'CSV: line 1: duplicate column name "__proto__"',
+    );
+    // A record has no prototype, so nothing is inherited (and nothing leaks into Object.prototype).
+    expect(Object.getPrototypeOf(record)).toBeNull();
+    expect(({} as Record<string, unknown>).b).toBeUndefined();
+  });
+
   it('reports malformed input with the line number', () => {
     expect(() => parseCsv('a,b\n1,2\n"open,3\n4,5\n', { name: 'ratings.csv' })).toThrow(
       'ratings.csv: line 3: quoted field is never closed',
