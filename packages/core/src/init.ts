@@ -105,9 +105,72 @@ export function normal(
   return fill(shape, () => mean + std * random.normal());
 }
 
+/** Standard normal CDF through erfc (W. J. Cody's rational approximation, |error| < 1.2e-7). */
+function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const erfc =
+    t *
+    Math.exp(
+      -x * x -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
+
+/** Inverse standard normal CDF (Acklam's rational approximation plus one Halley refinement step). */
+function normalQuantile(p: number): number {
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
+    2.506628277459239,
+  ];
+  const b = [
+    -54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572,
+  ];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const low = 0.02425;
+  let x: number;
+  if (p < low) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    x =
+      (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
+      ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  } else if (p <= 1 - low) {
+    const q = p - 0.5;
+    const r = q * q;
+    x =
+      ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
+      (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+  } else {
+    const q = Math.sqrt(-2 * Math.log(1 - p));
+    x =
+      -(((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
+      ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  }
+  const error = normalCdf(x) - p;
+  const u = error * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);
+  return x - u / (1 + (x * u) / 2);
+}
+
 /**
  * Truncated normal as timm's `trunc_normal_`: N(mean, std^2) restricted to [a, b], where a and b are
- * absolute bounds (default -2 and 2), drawn by rejection.
+ * absolute bounds (default -2 and 2). Drawn by rejection when most of the mass lies inside the bounds
+ * (exact), otherwise by the inverse CDF (as timm does), so narrow or far-off bounds stay fast.
  */
 export function truncNormal(
   shape: readonly number[],
@@ -119,14 +182,25 @@ export function truncNormal(
   const a = options.a ?? -2;
   const b = options.b ?? 2;
   if (!(a < b)) throw new Error(`truncNormal: lower bound a=${a} must be below upper bound b=${b}`);
+  if (!(std > 0)) throw new Error(`truncNormal: std must be positive, got ${std}`);
   const lowZ = (a - mean) / std;
   const highZ = (b - mean) / std;
-  if (highZ < -6 || lowZ > 6) throw new Error(`truncNormal: [${a}, ${b}] lies more than 6 std from the mean`);
+  const lowP = normalCdf(lowZ);
+  const highP = normalCdf(highZ);
+  if (highP - lowP > 0.25) {
+    return fill(shape, () => {
+      for (;;) {
+        const z = random.normal();
+        if (z >= lowZ && z <= highZ) return mean + std * z;
+      }
+    });
+  }
+  if (!(highP > lowP))
+    throw new Error(`truncNormal: [${a}, ${b}] holds no probability mass for N(${mean}, ${std}^2)`);
   return fill(shape, () => {
-    for (;;) {
-      const z = random.normal();
-      if (z >= lowZ && z <= highZ) return mean + std * z;
-    }
+    const p = lowP + (highP - lowP) * random.uniform();
+    const z = normalQuantile(Math.min(Math.max(p, Number.MIN_VALUE), 1 - Number.EPSILON));
+    return Math.min(b, Math.max(a, mean + std * z));
   });
 }
 

@@ -486,9 +486,11 @@ export interface TensorModule extends Module {
 /** Modules applied in order, registered as '0', '1', ... (PyTorch's nn.Sequential). */
 export class Sequential extends ModuleList<TensorModule> implements TensorModule {
   forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
-    let output = input;
-    for (const module of this.items) output = module.forward(output, options);
-    return output;
+    return tf.tidy(() => {
+      let output = input;
+      for (const module of this.items) output = module.forward(output, options);
+      return output;
+    });
   }
 }
 

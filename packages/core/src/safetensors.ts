@@ -171,7 +171,8 @@ export function readSafetensorsHeader(bytes: Uint8Array, options: DecodeOptions 
 
   // The data section must be covered exactly: ordered, no overlap, no gaps, nothing trailing.
   const ranges = [...tensors.entries()].sort(
-    (left, right) => left[1].dataOffsets[0] - right[1].dataOffsets[0],
+    (left, right) =>
+      left[1].dataOffsets[0] - right[1].dataOffsets[0] || left[1].dataOffsets[1] - right[1].dataOffsets[1],
   );
   let cursor = 0;
   for (const [name, entry] of ranges) {
@@ -409,7 +410,8 @@ function encodeValues(
 }
 
 function assemble(encoded: EncodedTensor[], metadata: Record<string, string> | undefined): Uint8Array {
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named '__proto__' must become a key, as decoding treats it.
+  const header: Record<string, unknown> = Object.create(null);
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [key, value] of Object.entries(metadata)) {
       if (typeof value !== 'string') fail(`metadata value for '${key}' must be a string`);

@@ -197,6 +197,8 @@ export function decodeCheckpoint(
     if (!tensor) throw new Error(`${location}: checkpoint lacks optimizer weight ${index} ('${name}')`);
     optimizer.push({ name, tensor });
   });
+  const used = new Set<tf.Tensor>([...Object.values(model), ...optimizer.map((weight) => weight.tensor)]);
+  tf.dispose(Object.values(tensors).filter((tensor) => !used.has(tensor)));
   const {
     format: _format,
     epoch: _epoch,
@@ -229,8 +231,53 @@ function checkDataset(where: string, data: Dataset): number {
 
 function epochOrder(count: number, shuffle: boolean, seed: number, epoch: number): Int32Array {
   if (!shuffle) return Int32Array.from({ length: count }, (_, index) => index);
-  return new Random(seed * 1000003 + epoch).permutation(count);
+  // Two words from the run's seed, the epoch folded in with 32-bit mixing: distinct orders for every
+  // epoch whatever the seed's size.
+  const base = new Random(seed);
+  const high = (base.nextUint32() ^ Math.imul(epoch + 1, 0x9e3779b9)) >>> 0;
+  const low = (base.nextUint32() + Math.imul(epoch + 1, 0x85ebca6b)) >>> 0;
+  return new Random(high * 2 ** 21 + (low >>> 11)).permutation(count);
 }
+
+/** Smallest and largest class index in 1-D integer targets, read once per dataset. */
+async function labelRange(targets: tf.Tensor): Promise<{ min: number; max: number } | undefined> {
+  if (targets.rank !== 1 || targets.dtype !== 'int32' || targets.size === 0) return undefined;
+  const [min, max] = tf.tidy(() => [tf.min(targets), tf.max(targets)]);
+  const range = { min: (await min!.data())[0]!, max: (await max!.data())[0]! };
+  tf.dispose([min!, max!]);
+  return range;
+}
+
+/** Class-index targets must lie in [0, numClasses): tfjs's one-hot would silently zero others. */
+function checkLabels(
+  where: string,
+  range: { min: number; max: number } | undefined,
+  output: { rank: number; shape: readonly number[] },
+): void {
+  if (!range || output.rank !== 2) return;
+  const numClasses = output.shape[1]!;
+  if (range.min < 0 || range.max >= numClasses) {
+    throw new Error(
+      `${where}: class labels range over [${range.min}, ${range.max}] but the model outputs ${numClasses} classes (labels must be in [0, ${numClasses - 1}])`,
+    );
+  }
+}
+
+/**
+ * tfjs 4.22 leaves the tensors saved on the gradient tape allocated when the function inside
+ * `tf.variableGrads` throws (e.g. a shape error in a model's forward). Dispose them.
+ */
+function disposeAbandonedTape(): void {
+  const engine = tf.engine() as unknown as {
+    state: { gradientDepth: number; activeTape: Array<{ saved?: tf.Tensor[] }> | null };
+  };
+  const state = engine.state;
+  if (state.gradientDepth !== 0 || !state.activeTape) return;
+  for (const node of state.activeTape) for (const tensor of node.saved ?? []) tensor.dispose();
+  state.activeTape = null;
+}
+
+const usesClassIndices = (loss: FitOptions['loss']) => loss == null || loss === 'cross-entropy';
 
 const nextTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
@@ -279,6 +326,16 @@ export async function fit(model: TensorModule, data: Dataset, options: FitOption
   const variableToParameter = new Map<string, string>();
   for (const [name, variable] of parameters) variableToParameter.set(variable.name, name);
   const variables = [...parameters.values()];
+  const buffers = [...model.namedBuffers().values()];
+  const labels = usesClassIndices(options.loss) ? await labelRange(data.y) : undefined;
+  // What a checkpoint's position and optimizer state mean depends on these; resuming checks them.
+  const runShape: Record<string, string> = {
+    'fit.batch_size': String(batchSize),
+    'fit.examples': String(count),
+    'fit.shuffle': String(shuffle),
+    'fit.seed': String(seed),
+    'fit.trainable': JSON.stringify([...parameters.keys()]),
+  };
 
   let startEpoch = 0;
   let skipSteps = 0;
@@ -287,6 +344,23 @@ export async function fit(model: TensorModule, data: Dataset, options: FitOption
   if (checkpoint && (checkpoint.resume ?? true)) {
     const state = await checkpoint.store.load();
     if (state) {
+      const changed = Object.keys(runShape).filter(
+        (key) => state.metadata[key] != null && state.metadata[key] !== runShape[key],
+      );
+      if (changed.length > 0) {
+        tf.dispose([...Object.values(state.model), ...state.optimizer.map((weight) => weight.tensor)]);
+        const describe = (key: string, value: string | undefined) =>
+          key === 'fit.trainable'
+            ? `${(JSON.parse(value ?? '[]') as string[]).length} trainable parameters`
+            : value;
+        throw new Error(
+          `fit: cannot resume from ${checkpoint.store.location}: it was written by a run with ${changed
+            .map((key) => `${key.slice(4)} ${describe(key, state.metadata[key])}`)
+            .join(
+              ', ',
+            )}; this run has ${changed.map((key) => `${key.slice(4)} ${describe(key, runShape[key])}`).join(', ')}`,
+        );
+      }
       try {
         model.loadStateDict(state.model);
         if (state.optimizer.length > 0) await optimizer.setWeights(state.optimizer);
@@ -317,7 +391,7 @@ export async function fit(model: TensorModule, data: Dataset, options: FitOption
         epoch,
         stepInEpoch,
         globalStep,
-        metadata: checkpoint.metadata ?? {},
+        metadata: { ...checkpoint.metadata, ...runShape },
       });
     } finally {
       tf.dispose(Object.values(modelState));
@@ -327,39 +401,67 @@ export async function fit(model: TensorModule, data: Dataset, options: FitOption
   };
 
   const runStep = async (indices: Int32Array, epochIndex: number, stepIndex: number) => {
-    const result = tf.tidy(() => {
-      const batchIndices = tf.tensor1d(indices, 'int32');
-      const x = tf.gather(data.x, batchIndices);
-      const y = tf.gather(data.y, batchIndices);
-      const { value, grads } = tf.variableGrads(
-        () => lossFunction(model.forward(x, { training: true }), y),
-        variables,
-      );
-      let norm: tf.Tensor | undefined;
-      let gradients = grads;
-      if (options.clipGradNorm != null) {
-        const globalNorm = tf.sqrt(
-          tf.addN(Object.values(grads).map((gradient) => tf.sum(tf.square(gradient)))),
-        );
-        norm = globalNorm;
-        const scale = tf.minimum(1, tf.div(options.clipGradNorm, tf.add(globalNorm, 1e-6)));
-        gradients = Object.fromEntries(
-          Object.entries(grads).map(([name, gradient]) => [name, tf.mul(gradient, scale)]),
-        );
-      }
-      return { value, gradients, norm };
-    });
-    const lossValue = (await result.value.data())[0]!;
-    const gradientNorm = result.norm ? (await result.norm.data())[0]! : undefined;
+    // Buffers (BatchNorm statistics) change during the forward pass; keep their values so a step that
+    // turns out non-finite can be undone. tf.clone shares data, so this costs no copy.
+    const bufferSnapshot = buffers.map((buffer) => tf.clone(buffer));
+    const restoreBuffers = () => {
+      buffers.forEach((buffer, index) => {
+        buffer.assign(bufferSnapshot[index]!);
+      });
+    };
+    let result: { value: tf.Scalar; gradients: tf.NamedTensorMap; norm: tf.Tensor | undefined };
+    let outputShape: number[] = [];
+    try {
+      result = tf.tidy(() => {
+        const batchIndices = tf.tensor1d(indices, 'int32');
+        const x = tf.gather(data.x, batchIndices);
+        const y = tf.gather(data.y, batchIndices);
+        const { value, grads } = tf.variableGrads(() => {
+          const output = model.forward(x, { training: true });
+          outputShape = output.shape;
+          return lossFunction(output, y);
+        }, variables);
+        let norm: tf.Tensor | undefined;
+        let gradients = grads;
+        if (options.clipGradNorm != null) {
+          const globalNorm = tf.sqrt(
+            tf.addN(Object.values(grads).map((gradient) => tf.sum(tf.square(gradient)))),
+          );
+          norm = globalNorm;
+          const scale = tf.minimum(1, tf.div(options.clipGradNorm, tf.add(globalNorm, 1e-6)));
+          gradients = Object.fromEntries(
+            Object.entries(grads).map(([name, gradient]) => [name, tf.mul(gradient, scale)]),
+          );
+        }
+        return { value, gradients, norm };
+      });
+    } catch (error) {
+      disposeAbandonedTape();
+      restoreBuffers();
+      tf.dispose(bufferSnapshot);
+      throw error;
+    }
     const release = () =>
       tf.dispose([result.value, ...(result.norm ? [result.norm] : []), ...Object.values(result.gradients)]);
-    if (!Number.isFinite(lossValue)) {
+    try {
+      // checked after the tape closed: an error thrown inside tf.variableGrads leaks its saved tensors
+      checkLabels('fit', labels, { rank: outputShape.length, shape: outputShape });
+    } catch (error) {
       release();
-      throw new NonFiniteLossError(epochIndex, stepIndex + 1, globalStep + 1, lossValue);
+      restoreBuffers();
+      tf.dispose(bufferSnapshot);
+      throw error;
     }
-    if (gradientNorm != null && !Number.isFinite(gradientNorm)) {
+    const lossValue = (await result.value.data())[0]!;
+    const gradientNorm = result.norm ? (await result.norm.data())[0]! : undefined;
+    const nonFinite = !Number.isFinite(lossValue) || (gradientNorm != null && !Number.isFinite(gradientNorm));
+    if (nonFinite) restoreBuffers();
+    tf.dispose(bufferSnapshot);
+    if (nonFinite) {
       release();
-      throw new NonFiniteLossError(epochIndex, stepIndex + 1, globalStep + 1, gradientNorm, 'gradient norm');
+      throw Number.isFinite(lossValue)
+        ? new NonFiniteLossError(epochIndex, stepIndex + 1, globalStep + 1, gradientNorm!, 'gradient norm')
+        : new NonFiniteLossError(epochIndex, stepIndex + 1, globalStep + 1, lossValue);
     }
     let gradients = result.gradients;
     if (options.transformGradients) {
@@ -387,7 +489,13 @@ export async function fit(model: TensorModule, data: Dataset, options: FitOption
     const order = epochOrder(count, shuffle, seed, epoch);
     let lossSum = 0;
     let lossSteps = 0;
+    let abortedAfterLastStep = false;
     for (let step = epoch === startEpoch ? skipSteps : 0; step < stepsPerEpoch; step++) {
+      if (options.signal?.aborted) {
+        // aborted before this step ran: keep the position reached so far
+        if (lossSteps > 0) await saveCheckpoint(epoch, step);
+        return { history, globalStep, aborted: true, ...(resumedFrom ? { resumedFrom } : {}) };
+      }
       const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
       const { lossValue, gradientNorm } = await runStep(indices, epoch, step);
       globalStep++;
@@ -407,6 +515,11 @@ export async function fit(model: TensorModule, data: Dataset, options: FitOption
         await saveCheckpoint(epoch, step + 1);
       }
       if (options.signal?.aborted) {
+        if (last) {
+          // finish the epoch (validation, checkpoint at its end, onEpochEnd), then stop
+          abortedAfterLastStep = true;
+          break;
+        }
         await saveCheckpoint(epoch, step + 1);
         return { history, globalStep, aborted: true, ...(resumedFrom ? { resumedFrom } : {}) };
       }
@@ -426,6 +539,8 @@ export async function fit(model: TensorModule, data: Dataset, options: FitOption
     await saveCheckpoint(epoch + 1, 0);
     history.push(summary);
     await options.onEpochEnd?.(summary);
+    if (abortedAfterLastStep)
+      return { history, globalStep, aborted: true, ...(resumedFrom ? { resumedFrom } : {}) };
   }
   return { history, globalStep, aborted: false, ...(resumedFrom ? { resumedFrom } : {}) };
 }
@@ -443,6 +558,7 @@ export async function evaluate(
   const lossFunction = resolveLoss(options.loss);
   const batchSize = positiveInteger('evaluate', 'batchSize', options.batchSize ?? 256);
   const classification = data.y.rank === 1;
+  const labelBounds = usesClassIndices(options.loss) ? await labelRange(data.y) : undefined;
   let lossSum = 0;
   let correct = 0;
   let numClasses = 0;
@@ -453,6 +569,7 @@ export async function evaluate(
       const x = tf.slice(data.x, start, size);
       const y = tf.slice(data.y, start, size);
       const output = model.forward(x, { training: false });
+      checkLabels('evaluate', labelBounds, output);
       const loss = tf.mul(lossFunction(output, y), size);
       if (!classification || output.rank !== 2)
         return { loss, hits: undefined, topHits: [] as Array<[number, tf.Tensor]> };

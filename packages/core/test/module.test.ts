@@ -139,3 +139,31 @@ describe('Module', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('initializers', () => {
+  it('truncNormal stays within bounds, matches the moments, and is fast for narrow far-off bounds', async () => {
+    const { truncNormal } = init;
+    const { Random } = await import('../src/index.js');
+    const wide = truncNormal([20000], { std: 0.02, random: new Random(1) });
+    const values = Array.from(wide.dataSync());
+    expect(Math.max(...values.map(Math.abs))).toBeLessThanOrEqual(2);
+    const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
+    const std = Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / values.length);
+    expect(Math.abs(mean)).toBeLessThan(0.001);
+    expect(std).toBeGreaterThan(0.0195);
+    expect(std).toBeLessThan(0.0205);
+    const started = Date.now();
+    const narrow = truncNormal([10000], { a: 5, b: 5.01, random: new Random(2) });
+    const narrowValues = Array.from(narrow.dataSync());
+    expect(Date.now() - started).toBeLessThan(2000); // rejection sampling would take minutes
+    expect(Math.min(...narrowValues)).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...narrowValues)).toBeLessThanOrEqual(5.01);
+    // the density falls across [5, 5.01]: more samples in the lower half
+    expect(narrowValues.filter((value) => value < 5.005).length).toBeGreaterThan(5000);
+    // a one-sided tail: mean of N(0,1) given z > 3 is phi(3) / (1 - Phi(3)) = 3.2831
+    const tailTensor = truncNormal([20000], { a: 3, b: 50, random: new Random(3) });
+    const tail = Array.from(tailTensor.dataSync());
+    expect(tail.reduce((sum, value) => sum + value, 0) / tail.length).toBeCloseTo(3.283, 1);
+    tf.dispose([wide, narrow, tailTensor]);
+  });
+});

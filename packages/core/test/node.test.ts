@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -46,6 +46,16 @@ describe('Node file helpers', () => {
     );
     expect(await readFile(path, 'utf8')).toBe('the good file');
     expect(await readdir(folder)).toEqual(['model.safetensors']);
+  });
+
+  it('a rename that fails after the temporary file was written removes the temporary file', async () => {
+    const target = join(folder, 'taken');
+    await mkdir(join(target, 'inside'), { recursive: true }); // a non-empty directory cannot be replaced
+    await expect(writeFileAtomic(target, new Uint8Array([1, 2, 3]))).rejects.toThrow(
+      /EISDIR|ENOTEMPTY|EEXIST|EPERM/,
+    );
+    expect(await readdir(folder)).toEqual(['taken']);
+    expect(await readdir(target)).toEqual(['inside']);
   });
 
   it('errors name the file', async () => {

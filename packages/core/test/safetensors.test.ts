@@ -76,6 +76,30 @@ describe('safetensors', () => {
     ).toThrow(/outside the int32 range/);
   });
 
+  it('round-trips a tensor named __proto__ through encode and decode', () => {
+    const tensors: Record<string, tf.Tensor> = Object.create(null);
+    tensors['__proto__'] = tf.tensor1d([1, 2]);
+    tensors.a = tf.tensor1d([3]);
+    const decoded = decodeSafetensors(encodeSafetensors(tensors));
+    expect(Object.keys(decoded).sort()).toEqual(['__proto__', 'a']);
+    expect(Array.from(decoded['__proto__']!.dataSync())).toEqual([1, 2]);
+    tf.dispose([...Object.values(tensors), ...Object.values(decoded)]);
+  });
+
+  it('accepts zero-size tensors listed before others at the same offset', () => {
+    const bytes = rawFile(
+      {
+        a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+        b: { dtype: 'F32', shape: [0], data_offsets: [0, 0] },
+      },
+      f32([5]),
+    );
+    const decoded = decodeSafetensors(bytes);
+    expect(decoded.b!.shape).toEqual([0]);
+    expect(Array.from(decoded.a!.dataSync())).toEqual([5]);
+    tf.dispose(Object.values(decoded));
+  });
+
   it('keeps header names away from object prototypes', () => {
     const decoded = decodeSafetensors(
       rawFile({ ['__proto__']: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, f32([2])),

@@ -100,6 +100,19 @@ describe('losses match PyTorch formulas', () => {
   });
 });
 
+/** A classifier with a buffer that its training forward updates, as BatchNorm's running mean does. */
+class RunningMeanClassifier extends TinyClassifier {
+  readonly runningMean = this.addBuffer('running_mean', init.zeros([2]));
+  override forward(x: tf.Tensor, options: { training?: boolean } = {}): tf.Tensor {
+    if (options.training) {
+      const batchMean = tf.tidy(() => tf.mean(x, 0));
+      this.runningMean.assign(tf.tidy(() => tf.add(tf.mul(this.runningMean, 0.9), tf.mul(batchMean, 0.1))));
+      batchMean.dispose();
+    }
+    return super.forward(x);
+  }
+}
+
 describe('fit and evaluate', () => {
   it('learns a real problem with a flat tensor count', async () => {
     manualSeed(0);
@@ -210,6 +223,140 @@ describe('fit and evaluate', () => {
     flat(interrupted.weights).forEach((value, index) => {
       expect(value).toBeCloseTo(expected[index]!, 5);
     });
+    tf.dispose([data.x, data.y]);
+  });
+
+  it('a non-finite step leaves buffers (running statistics) as they were', async () => {
+    const model = new RunningMeanClassifier(2, 3);
+    const data = blobs(32, 8);
+    const poisoned = {
+      x: tf.tidy(() => tf.concat([tf.fill([1, 2], Number.NaN), tf.slice(data.x, 1, 31)])),
+      y: data.y,
+    };
+    const optimizer = tf.train.sgd(0.1);
+    await fit(model, data, { optimizer, epochs: 1, batchSize: 32 });
+    const before = model.runningMean.arraySync();
+    await expect(fit(model, poisoned, { optimizer, epochs: 1, batchSize: 32 })).rejects.toThrow(
+      NonFiniteLossError,
+    );
+    expect(model.runningMean.arraySync()).toEqual(before);
+    model.dispose();
+    optimizer.dispose();
+    tf.dispose([data.x, data.y, poisoned.x]);
+  });
+
+  it('rejects class labels outside [0, numClasses) with a sentence, in fit and evaluate', async () => {
+    const model = new TinyClassifier(2, 3);
+    const x = tf.zeros([4, 2]);
+    const y = tf.tensor1d([0, 1, 2, 3], 'int32');
+    const optimizer = tf.train.sgd(0.1);
+    const before = tf.memory().numTensors;
+    await expect(fit(model, { x, y }, { optimizer, batchSize: 4 })).rejects.toThrow(
+      'fit: class labels range over [0, 3] but the model outputs 3 classes (labels must be in [0, 2])',
+    );
+    await expect(evaluate(model, { x, y })).rejects.toThrow(/evaluate: class labels range over \[0, 3\]/);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+    optimizer.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('shuffles differently every epoch, also for seeds beyond 2^32', async () => {
+    const data = {
+      x: tf.tidy(() => tf.reshape(tf.range(0, 64, 1, 'float32'), [32, 2])),
+      y: tf.zeros([32], 'int32'),
+    };
+    for (const seed of [0, 7, 2 ** 40, 10_000_000_000]) {
+      const firstBatches: number[][] = [];
+      const model = new (class extends TinyClassifier {
+        override forward(x: tf.Tensor): tf.Tensor {
+          firstBatches.push(Array.from(x.dataSync()));
+          return super.forward(x);
+        }
+      })(2, 3);
+      const optimizer = tf.train.sgd(0);
+      await fit(model, data, { optimizer, epochs: 3, batchSize: 32, seed });
+      expect(new Set(firstBatches.map((batch) => batch.join(','))).size).toBe(3);
+      model.dispose();
+      optimizer.dispose();
+    }
+    tf.dispose([data.x, data.y]);
+  });
+
+  it('refuses to resume a checkpoint written with another batch size or trainable set', async () => {
+    const data = blobs(64, 9);
+    const store = memoryCheckpoint();
+    const model = new TinyClassifier(2, 3);
+    const optimizer = tf.train.adam(0.01);
+    await fit(model, data, { optimizer, epochs: 1, batchSize: 16, checkpoint: store });
+    await expect(
+      fit(model, data, { optimizer, epochs: 2, batchSize: 32, checkpoint: store }),
+    ).rejects.toThrow(
+      /cannot resume from memory: it was written by a run with batch_size 16; this run has batch_size 32/,
+    );
+    model.freeze('bias');
+    await expect(
+      fit(model, data, { optimizer, epochs: 2, batchSize: 16, checkpoint: store }),
+    ).rejects.toThrow(/trainable 2 trainable parameters; this run has trainable 1 trainable parameters/);
+    model.dispose();
+    optimizer.dispose();
+    const state = store.state!;
+    tf.dispose([
+      data.x,
+      data.y,
+      ...Object.values(state.model),
+      ...state.optimizer.map((weight) => weight.tensor),
+    ]);
+  });
+
+  it('an abort on the last step of an epoch still finishes the epoch; one before any step trains nothing', async () => {
+    const data = blobs(64, 10);
+    const model = new TinyClassifier(2, 3);
+    const optimizer = tf.train.sgd(0.1);
+    const controller = new AbortController();
+    const ends: number[] = [];
+    const result = await fit(model, data, {
+      optimizer,
+      epochs: 3,
+      batchSize: 16,
+      validationData: data,
+      signal: controller.signal,
+      onProgress: ({ step, stepsPerEpoch }) => {
+        if (step === stepsPerEpoch) controller.abort();
+      },
+      onEpochEnd: ({ epoch }) => {
+        ends.push(epoch);
+      },
+    });
+    expect(result.aborted).toBe(true);
+    expect(ends).toEqual([1]);
+    expect(result.history[0]!.validation?.accuracy).toBeGreaterThan(0);
+    const weights = model.weight.arraySync();
+    const again = await fit(model, data, { optimizer, epochs: 1, signal: controller.signal });
+    expect(again).toMatchObject({ aborted: true, globalStep: 0 });
+    expect(model.weight.arraySync()).toEqual(weights);
+    model.dispose();
+    optimizer.dispose();
+    tf.dispose([data.x, data.y]);
+  });
+
+  it('a forward that throws inside the gradient tape leaks nothing and names the module', async () => {
+    const model = new (class extends TinyClassifier {
+      override forward(x: tf.Tensor): tf.Tensor {
+        const hidden = tf.relu(x); // saved on the tape before the error
+        this.checkShape(hidden, ['B', 5]);
+        return super.forward(hidden);
+      }
+    })(2, 3);
+    const data = blobs(8, 11);
+    const optimizer = tf.train.sgd(0.1);
+    const before = tf.memory().numTensors;
+    await expect(fit(model, data, { optimizer, batchSize: 8 })).rejects.toThrow(
+      /expected input \[B, 5\], got \[8, 2\]/,
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+    optimizer.dispose();
     tf.dispose([data.x, data.y]);
   });
 });
