@@ -50,9 +50,10 @@ describe('parseCsv', () => {
 
   it('keeps columns named like Object.prototype members, __proto__ included', () => {
     const [record] = parseCsv('__proto__,b\n1,2', { header: true });
-    expect(Object.keys(record!)).toEqual(['__proto__', 'b']);
-    expect(record!.__proto__).toBe('1');
-    expect(record!.b).toBe('2');
+    expect(Object.entries(record!)).toEqual([
+      ['__proto__', '1'],
+      ['b', '2'],
+    ]);
     const [other] = parseCsv('constructor,toString,hasOwnProperty\nx,y,z', { header: true });
     expect(Object.entries(other!)).toEqual([
       ['constructor', 'x'],

@@ -15,7 +15,10 @@ function withTrailer(compressed: Uint8Array, crc: number, size: number): Uint8Ar
 
 function trailer(compressed: Uint8Array): { crc: number; size: number } {
   const view = new DataView(compressed.buffer, compressed.byteOffset, compressed.length);
-  return { crc: view.getUint32(compressed.length - 8, true), size: view.getUint32(compressed.length - 4, true) };
+  return {
+    crc: view.getUint32(compressed.length - 8, true),
+    size: view.getUint32(compressed.length - 4, true),
+  };
 }
 
 describe('crc32', () => {

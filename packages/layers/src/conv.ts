@@ -31,14 +31,29 @@ export interface Conv2dOptions {
   random?: Random;
 }
 
-function pair(value: Size2d, name: string, where: string): [number, number] {
-  const result: [number, number] = typeof value === 'number' ? [value, value] : [value[0], value[1]];
-  if (!result.every((item) => Number.isInteger(item) && item >= 0)) {
-    throw new Error(
-      `${where}: ${name} must be a non-negative integer or a pair of them, got ${String(value)}`,
-    );
+/**
+ * Reads an int or [h, w] pair, each a positive integer (`minimum` 1) or, for padding, a non-negative
+ * one (`minimum` 0); the error names the module and the option.
+ */
+function pair(value: Size2d, name: string, where: string, minimum: 0 | 1 = 1): [number, number] {
+  const items: unknown[] =
+    typeof value === 'number' ? [value, value] : Array.isArray(value) ? [...value] : [];
+  if (!(items.length === 2 && items.every((item) => Number.isInteger(item) && (item as number) >= minimum))) {
+    const kind = minimum === 1 ? 'a positive integer' : 'a non-negative integer';
+    throw new Error(`${where}: ${name} must be ${kind} or a pair of them, got ${describeSize(value)}`);
   }
-  return result;
+  return [items[0] as number, items[1] as number];
+}
+
+function describeSize(value: unknown): string {
+  return Array.isArray(value) ? `[${value.map(String).join(', ')}]` : String(value);
+}
+
+function positiveInteger(value: number, name: string, where: string): number {
+  if (!(Number.isInteger(value) && value > 0)) {
+    throw new Error(`${where}: ${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
 }
 
 /**
@@ -74,12 +89,12 @@ export class Conv2d extends Module implements TensorModule {
 
   constructor(options: Conv2dOptions) {
     super();
-    const where = 'Conv2d';
-    const { inChannels, outChannels } = options;
-    const groups = options.groups ?? 1;
-    if (
-      !(Number.isInteger(groups) && groups > 0 && inChannels % groups === 0 && outChannels % groups === 0)
-    ) {
+    // Everything is checked before any variable exists, so a bad option leaks nothing.
+    const where = this.location;
+    const inChannels = positiveInteger(options.inChannels, 'inChannels', where);
+    const outChannels = positiveInteger(options.outChannels, 'outChannels', where);
+    const groups = positiveInteger(options.groups ?? 1, 'groups', where);
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
       throw new Error(
         `${where}: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${groups})`,
       );
@@ -90,9 +105,15 @@ export class Conv2d extends Module implements TensorModule {
     this.kernelSize = pair(options.kernelSize, 'kernelSize', where);
     this.stride = pair(options.stride ?? 1, 'stride', where);
     this.dilation = pair(options.dilation ?? 1, 'dilation', where);
-    this.implementation = options.implementation ?? 'native';
+    const implementation = options.implementation ?? 'native';
+    if (implementation !== 'native' && implementation !== 'im2col') {
+      throw new Error(
+        `${where}: implementation must be 'native' or 'im2col', got '${String(implementation)}'`,
+      );
+    }
+    this.implementation = implementation;
     const padding = options.padding ?? 0;
-    this.padding = padding === 'same' || padding === 'valid' ? padding : pair(padding, 'padding', where);
+    this.padding = padding === 'same' || padding === 'valid' ? padding : pair(padding, 'padding', where, 0);
     if (padding === 'same' && (this.stride[0] !== 1 || this.stride[1] !== 1)) {
       throw new Error(
         `${where}: padding 'same' needs stride 1 (as PyTorch), got stride [${this.stride.join(', ')}]`,

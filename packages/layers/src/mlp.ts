@@ -67,12 +67,14 @@ export class Mlp extends Module implements TensorModule {
   }
 
   forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
-    let x = this.fc1.forward(input);
-    x = this.act.forward(x);
-    x = this.drop1.forward(x, options);
-    x = this.norm.forward(x);
-    x = this.fc2.forward(x);
-    return this.drop2.forward(x, options);
+    return tf.tidy(() => {
+      let x = this.fc1.forward(input);
+      x = this.act.forward(x);
+      x = this.drop1.forward(x, options);
+      x = this.norm.forward(x);
+      x = this.fc2.forward(x);
+      return this.drop2.forward(x, options);
+    });
   }
 }
 

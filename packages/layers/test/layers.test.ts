@@ -3,20 +3,33 @@ import { createModel, getModelInfo, listModels, Random, unregisterModel } from '
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  Activation,
   BatchNorm,
   Conv2d,
+  type Conv2dOptions,
   Dropout,
   DropPath,
   Embedding,
+  GEGLU,
+  GELU,
+  GLU,
+  GluMlp,
   Identity,
+  LayerNorm,
   LearnedPositionEmbedding,
   Linear,
   Mlp,
-  type MlpClassifier,
+  MlpClassifier,
   MultiHeadAttention,
   PatchEmbed,
+  ReGLU,
+  ReLU,
+  RMSNorm,
   registerLayersModels,
+  SiLU,
   SincosPositionEmbedding,
+  SwiGLU,
+  SwiGluMlp,
 } from '../src/index.js';
 
 let before = 0;
@@ -75,6 +88,223 @@ describe('Conv2d', () => {
     });
     conv.dispose();
     model.dispose();
+  });
+});
+
+describe('Conv2d option checks', () => {
+  const base = { inChannels: 3, outChannels: 4, kernelSize: 3 } as const;
+  const bad: Array<[Partial<Conv2dOptions>, string]> = [
+    [{ kernelSize: 0 }, 'Conv2d: kernelSize must be a positive integer or a pair of them, got 0'],
+    [{ kernelSize: [3, 0] }, 'Conv2d: kernelSize must be a positive integer or a pair of them, got [3, 0]'],
+    [{ kernelSize: 2.5 }, 'Conv2d: kernelSize must be a positive integer or a pair of them, got 2.5'],
+    [{ stride: 0 }, 'Conv2d: stride must be a positive integer or a pair of them, got 0'],
+    [{ stride: [1, -1] }, 'Conv2d: stride must be a positive integer or a pair of them, got [1, -1]'],
+    [{ dilation: 0 }, 'Conv2d: dilation must be a positive integer or a pair of them, got 0'],
+    [{ groups: 0 }, 'Conv2d: groups must be a positive integer, got 0'],
+    [{ groups: 1.5 }, 'Conv2d: groups must be a positive integer, got 1.5'],
+    [{ inChannels: 0 }, 'Conv2d: inChannels must be a positive integer, got 0'],
+    [{ outChannels: -4 }, 'Conv2d: outChannels must be a positive integer, got -4'],
+    [{ outChannels: Number.NaN }, 'Conv2d: outChannels must be a positive integer, got NaN'],
+    [{ padding: -1 }, 'Conv2d: padding must be a non-negative integer or a pair of them, got -1'],
+    [{ padding: [1, 0.5] }, 'Conv2d: padding must be a non-negative integer or a pair of them, got [1, 0.5]'],
+    [
+      { implementation: 'winograd' as 'native' },
+      "Conv2d: implementation must be 'native' or 'im2col', got 'winograd'",
+    ],
+  ];
+  it.each(bad)('rejects %j before creating any variable', (override, message) => {
+    const tensors = tf.memory().numTensors;
+    expect(() => new Conv2d({ ...base, ...override })).toThrow(message);
+    expect(tf.memory().numTensors).toBe(tensors);
+  });
+
+  it('accepts zero padding, valid and same, and pairs', () => {
+    const conv = new Conv2d({ ...base, padding: [0, 1], stride: [1, 2], dilation: [2, 1] });
+    expect(conv.paddingAmounts()).toEqual([
+      [0, 0],
+      [1, 1],
+    ]);
+    tf.tidy(() => {
+      expect(conv.forward(tf.zeros([1, 9, 9, 3])).shape).toEqual([1, 5, 5, 4]);
+    });
+    conv.dispose();
+  });
+});
+
+describe('forward outside tf.tidy', () => {
+  // Each entry: a module and an input; forward must add exactly its output to the tensor count (or
+  // nothing when it returns its input unchanged), whatever it computes on the way.
+  const random = new Random(2);
+  const cases: Array<
+    [
+      string,
+      () => {
+        module: { forward: (input: tf.Tensor, options?: object) => tf.Tensor; dispose: () => void };
+        input: () => tf.Tensor;
+        options?: object;
+      },
+    ]
+  > = [
+    [
+      'Mlp',
+      () => ({
+        module: new Mlp({ inFeatures: 4, hiddenFeatures: 8, random }),
+        input: () => tf.ones([2, 3, 4]),
+      }),
+    ],
+    [
+      'Mlp with norm and dropout in training',
+      () => ({
+        module: new Mlp({ inFeatures: 4, hiddenFeatures: 8, normEps: 1e-5, dropRate: 0.5, random }),
+        input: () => tf.ones([2, 4]),
+        options: { training: true },
+      }),
+    ],
+    [
+      'GluMlp',
+      () => ({
+        module: new GluMlp({ inFeatures: 4, hiddenFeatures: 8, random }),
+        input: () => tf.ones([2, 4]),
+      }),
+    ],
+    [
+      'SwiGluMlp',
+      () => ({
+        module: new SwiGluMlp({ inFeatures: 4, hiddenFeatures: 8, random }),
+        input: () => tf.ones([2, 4]),
+      }),
+    ],
+    [
+      'Linear',
+      () => ({ module: new Linear({ inFeatures: 4, outFeatures: 3, random }), input: () => tf.ones([2, 4]) }),
+    ],
+    [
+      'Conv2d native',
+      () => ({
+        module: new Conv2d({ inChannels: 2, outChannels: 4, kernelSize: 3, padding: 1, random }),
+        input: () => tf.ones([1, 5, 5, 2]),
+      }),
+    ],
+    [
+      'Conv2d im2col, grouped, strided, dilated',
+      () => ({
+        module: new Conv2d({
+          inChannels: 4,
+          outChannels: 4,
+          kernelSize: 3,
+          stride: 2,
+          dilation: 2,
+          padding: 2,
+          groups: 2,
+          implementation: 'im2col',
+          random,
+        }),
+        input: () => tf.ones([1, 7, 7, 4]),
+      }),
+    ],
+    [
+      'Conv2d depthwise',
+      () => ({
+        module: new Conv2d({ inChannels: 2, outChannels: 4, kernelSize: 3, dilation: 2, groups: 2, random }),
+        input: () => tf.ones([1, 7, 7, 2]),
+      }),
+    ],
+    [
+      'PatchEmbed conv',
+      () => ({
+        module: new PatchEmbed({ imgSize: 8, patchSize: 4, inChans: 1, embedDim: 8, normEps: 1e-6, random }),
+        input: () => tf.ones([1, 8, 8, 1]),
+      }),
+    ],
+    [
+      'PatchEmbed linear',
+      () => ({
+        module: new PatchEmbed({ imgSize: 8, patchSize: 4, inChans: 1, embedDim: 8, mode: 'linear', random }),
+        input: () => tf.ones([1, 8, 8, 1]),
+      }),
+    ],
+    [
+      'MultiHeadAttention',
+      () => ({
+        module: new MultiHeadAttention({ dim: 8, numHeads: 2, qkNorm: true, gate: 'headwise', random }),
+        input: () => tf.ones([1, 3, 8]),
+      }),
+    ],
+    ['LayerNorm', () => ({ module: new LayerNorm({ normalizedShape: 4 }), input: () => tf.ones([2, 4]) })],
+    ['RMSNorm', () => ({ module: new RMSNorm({ normalizedShape: 4 }), input: () => tf.ones([2, 4]) })],
+    [
+      'BatchNorm training',
+      () => ({
+        module: new BatchNorm({ numFeatures: 4 }),
+        input: () => tf.randomNormal([3, 4], 0, 1, 'float32', 1),
+        options: { training: true },
+      }),
+    ],
+    ['BatchNorm eval', () => ({ module: new BatchNorm({ numFeatures: 4 }), input: () => tf.ones([3, 4]) })],
+    [
+      'Dropout training',
+      () => ({
+        module: new Dropout({ probability: 0.5, random }),
+        input: () => tf.ones([4, 4]),
+        options: { training: true },
+      }),
+    ],
+    [
+      'DropPath training',
+      () => ({
+        module: new DropPath({ probability: 0.5, random }),
+        input: () => tf.ones([4, 4]),
+        options: { training: true },
+      }),
+    ],
+    [
+      'Embedding',
+      () => ({
+        module: new Embedding({ numEmbeddings: 5, embeddingDim: 3, paddingIndex: 0, random }),
+        input: () => tf.tensor1d([0, 4, 2], 'int32'),
+      }),
+    ],
+    [
+      'LearnedPositionEmbedding',
+      () => ({
+        module: new LearnedPositionEmbedding({ numTokens: 3, dim: 4, random }),
+        input: () => tf.ones([2, 3, 4]),
+      }),
+    ],
+    [
+      'SincosPositionEmbedding',
+      () => ({
+        module: new SincosPositionEmbedding({ gridSize: [2, 2], dim: 4 }),
+        input: () => tf.ones([1, 4, 4]),
+      }),
+    ],
+    ['GELU tanh', () => ({ module: new GELU({ approximate: 'tanh' }), input: () => tf.ones([2, 4]) })],
+    ['SiLU', () => ({ module: new SiLU(), input: () => tf.ones([2, 4]) })],
+    ['ReLU', () => ({ module: new ReLU(), input: () => tf.ones([2, 4]) })],
+    ['Activation gelu', () => ({ module: new Activation('gelu'), input: () => tf.ones([2, 4]) })],
+    ['GLU', () => ({ module: new GLU(), input: () => tf.ones([2, 4]) })],
+    ['GEGLU', () => ({ module: new GEGLU(), input: () => tf.ones([2, 4]) })],
+    ['SwiGLU', () => ({ module: new SwiGLU(), input: () => tf.ones([2, 4]) })],
+    ['ReGLU', () => ({ module: new ReGLU(), input: () => tf.ones([2, 4]) })],
+    ['Identity', () => ({ module: new Identity(), input: () => tf.ones([2, 4]) })],
+    [
+      'MlpClassifier with dropout in training',
+      () => ({
+        module: new MlpClassifier({ imgSize: 4, hiddenDims: [8, 6], numClasses: 3, dropRate: 0.5, random }),
+        input: () => tf.ones([2, 4, 4, 1]),
+        options: { training: true },
+      }),
+    ],
+  ];
+
+  it.each(cases)('%s adds only its output', (_, make) => {
+    const { module, input: makeInput, options } = make();
+    const input = makeInput();
+    const tensors = tf.memory().numTensors;
+    const output = module.forward(input, options);
+    expect(tf.memory().numTensors - tensors).toBe(output === input ? 0 : 1);
+    tf.dispose([input, output]);
+    module.dispose();
   });
 });
 
