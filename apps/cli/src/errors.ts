@@ -38,7 +38,7 @@ export function parseNonNegativeInteger(
   value: string | number | undefined,
 ): number | undefined {
   if (value == null) return undefined;
-  const number = typeof value === 'number' ? value : Number(value);
+  const number = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value);
   if (!Number.isInteger(number) || number < 0) {
     throw new UsageError(`${name} must be a non-negative integer, got '${value}'`);
   }

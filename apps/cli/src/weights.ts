@@ -119,6 +119,7 @@ export async function loadWeights(path: string, expectedModel?: string): Promise
         throw new UsageError(`${path}: metadata 'config' is not a JSON object`);
       }
     }
+    checkFileConfig(path, name, config, tensors);
     const built = buildModel(name, config);
     try {
       built.model.loadStateDict(tensors);
@@ -129,5 +130,53 @@ export async function loadWeights(path: string, expectedModel?: string): Promise
     return { ...built, metadata };
   } finally {
     tf.dispose(Object.values(loaded.tensors));
+  }
+}
+
+function numbersIn(value: unknown): number[] {
+  if (typeof value === 'number') return [value];
+  if (Array.isArray(value)) return value.flatMap(numbersIn);
+  return [];
+}
+
+/**
+ * A weights file is untrusted, and its `config` decides how large a model gets built before any
+ * shape is checked. Only keys the preset knows are accepted, with the preset's value types, and no
+ * number may exceed both the largest tensor dimension in the file and the preset's largest number:
+ * a small file cannot make the CLI allocate a huge model.
+ */
+function checkFileConfig(
+  path: string,
+  name: string,
+  config: Record<string, unknown>,
+  tensors: Record<string, tf.Tensor>,
+): void {
+  const preset = modelPreset(name).config as Record<string, unknown>;
+  const largestDimension = Math.max(0, ...Object.values(tensors).flatMap((tensor) => tensor.shape));
+  const largestPresetNumber = Math.max(0, ...Object.values(preset).flatMap(numbersIn));
+  const bound = Math.max(largestDimension, largestPresetNumber);
+  for (const [key, value] of Object.entries(config)) {
+    if (!Object.hasOwn(preset, key)) {
+      throw new UsageError(`${path}: metadata config has '${key}', which model '${name}' does not take`);
+    }
+    const expected = preset[key];
+    const sameKind =
+      value == null ||
+      expected == null ||
+      (Array.isArray(expected)
+        ? Array.isArray(value)
+        : typeof value === typeof expected && !Array.isArray(value));
+    if (!sameKind) {
+      throw new UsageError(
+        `${path}: metadata config '${key}' is ${JSON.stringify(value)}, not the kind of value '${name}' takes`,
+      );
+    }
+    for (const number of numbersIn(value)) {
+      if (!Number.isFinite(number) || Math.abs(number) > bound) {
+        throw new UsageError(
+          `${path}: metadata config '${key}' has ${number}, larger than any tensor dimension in the file (${largestDimension}); refusing to build such a model`,
+        );
+      }
+    }
   }
 }

@@ -21,13 +21,25 @@ interface Captured {
   stderr: () => string;
 }
 
-function capture(): Captured {
+function capture(onOutput?: (text: string) => void): Captured {
   let stdout = '';
   let stderr = '';
   return {
     streams: {
-      stdout: { write: (text: string) => (stdout += text), isTTY: false },
-      stderr: { write: (text: string) => (stderr += text), isTTY: false },
+      stdout: {
+        write: (text: string) => {
+          onOutput?.(text);
+          return (stdout += text);
+        },
+        isTTY: false,
+      },
+      stderr: {
+        write: (text: string) => {
+          onOutput?.(text);
+          return (stderr += text);
+        },
+        isTTY: false,
+      },
     },
     stdout: () => stdout,
     stderr: () => stderr,
@@ -35,8 +47,8 @@ function capture(): Captured {
 }
 
 /** Runs `mlzoo ...args` in-process; checks that no tensor is left behind. */
-async function mlzoo(args: string[], signal?: AbortSignal) {
-  const captured = capture();
+async function mlzoo(args: string[], signal?: AbortSignal, onOutput?: (text: string) => void) {
+  const captured = capture(onOutput);
   const before = tf.memory().numTensors;
   const code = await main(args, { streams: captured.streams, ...(signal ? { signal } : {}) });
   expect(tf.memory().numTensors, `tensors leaked by mlzoo ${args.join(' ')}`).toBe(before);
@@ -184,50 +196,57 @@ describe('mlzoo train, eval, resume', () => {
     const interruptedCheckpoint = join(directory, 'interrupted.safetensors');
     const out = join(directory, 'interrupted-model.safetensors');
     const controller = new AbortController();
-    controller.abort();
-    const interrupted = await mlzoo(
-      [
-        'train',
-        MODEL,
-        '--limit-train',
-        '128',
-        '--epochs',
-        '1',
-        '--out',
-        out,
-        '--checkpoint',
-        interruptedCheckpoint,
-        ...common,
-      ],
-      controller.signal,
-    );
-    expect(interrupted.code).toBe(INTERRUPTED_EXIT_CODE);
-    const result = JSON.parse(interrupted.stdout);
-    expect(result).toMatchObject({ aborted: true, globalStep: 1, checkpoint: interruptedCheckpoint });
-    expect(result.weights).toBeUndefined();
-    expect(interrupted.stderr).toContain(`checkpoint saved to ${interruptedCheckpoint}`);
-    expect(existsSync(out)).toBe(false);
-
-    const resumed = await mlzoo([
+    // Abort as a user's Ctrl-C would, while training runs: as soon as the checkpoint written at the end
+    // of epoch 1 (of 2) appears. Where exactly the abort lands depends on the event loop, so the
+    // assertions hold for any step in epoch 2.
+    const poll = setInterval(() => {
+      if (existsSync(interruptedCheckpoint)) controller.abort();
+    }, 1);
+    const args = [
       'train',
       MODEL,
       '--limit-train',
       '128',
       '--epochs',
-      '1',
-      '--resume',
+      '2',
       '--out',
       out,
       '--checkpoint',
       interruptedCheckpoint,
-      ...common,
-    ]);
+    ];
+    let interrupted: Awaited<ReturnType<typeof mlzoo>>;
+    try {
+      interrupted = await mlzoo([...args, ...common], controller.signal);
+    } finally {
+      clearInterval(poll);
+    }
+    expect(interrupted.code).toBe(INTERRUPTED_EXIT_CODE);
+    const result = JSON.parse(interrupted.stdout);
+    expect(result).toMatchObject({ aborted: true, checkpoint: interruptedCheckpoint });
+    expect(result.globalStep).toBeGreaterThanOrEqual(2); // epoch 1 has 2 steps of 64
+    expect(result.globalStep).toBeLessThan(4);
+    expect(result.weights).toBeUndefined();
+    expect(interrupted.stderr).toContain(`checkpoint saved to ${interruptedCheckpoint}`);
+    expect(existsSync(out)).toBe(false);
+
+    const resumed = await mlzoo([...args, '--resume', ...common]);
     expect(resumed.code).toBe(0);
-    expect(JSON.parse(resumed.stdout)).toMatchObject({
-      resumedFrom: { epoch: 0, stepInEpoch: 1, globalStep: 1 },
-      globalStep: 2,
-      weights: out,
-    });
+    const finished = JSON.parse(resumed.stdout);
+    expect(finished.resumedFrom.globalStep).toBe(result.globalStep);
+    expect(finished).toMatchObject({ globalStep: 4, weights: out });
+  });
+
+  it('an interrupt before the first step trains and saves nothing, and says so', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const path = join(directory, 'never.safetensors');
+    const run = await mlzoo(
+      ['train', MODEL, '--limit-train', '64', '--checkpoint', path, ...common],
+      controller.signal,
+    );
+    expect(run.code).toBe(INTERRUPTED_EXIT_CODE);
+    expect(run.stderr).toContain('interrupted before any training step; nothing was saved');
+    expect(existsSync(path)).toBe(false);
   });
 
   it('eval also accepts a training checkpoint as weights', async () => {
@@ -329,6 +348,28 @@ describe('errors: one line on stderr, exit code 1, no stack trace', () => {
     const message = await weightsError(path);
     expect(message).toContain(path);
     expect(message).toContain('fc1.weight: expected shape [512, 784], got [512, 100]');
+  });
+
+  it('a small file whose config asks for a huge model is refused before building it', async () => {
+    const path = join(directory, 'huge-config.safetensors');
+    const tensors = { 'head.bias': tf.zeros([10]) };
+    const config = JSON.stringify({ hiddenDims: [40000, 40000] });
+    await writeFile(path, encodeSafetensors(tensors, { model: MODEL, config }));
+    tf.dispose(Object.values(tensors));
+    const message = await weightsError(path);
+    expect(message).toContain(
+      `${path}: metadata config 'hiddenDims' has 40000, larger than any tensor dimension`,
+    );
+    const unknownKey = join(directory, 'unknown-key.safetensors');
+    const bias = tf.zeros([10]);
+    await writeFile(
+      unknownKey,
+      encodeSafetensors({ 'head.bias': bias }, { model: MODEL, config: '{"evil":1}' }),
+    );
+    bias.dispose();
+    expect(await weightsError(unknownKey)).toContain(
+      `metadata config has 'evil', which model '${MODEL}' does not take`,
+    );
   });
 
   it('--verbose adds the stack trace', async () => {

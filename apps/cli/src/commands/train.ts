@@ -141,9 +141,12 @@ export async function train(modelName: string, options: TrainOptions, output: Ou
         seconds: run.seconds,
       };
       if (fitResult.aborted) {
+        const trainedSteps = fitResult.globalStep - (fitResult.resumedFrom?.globalStep ?? 0);
         output.line(
-          `interrupted at global step ${fitResult.globalStep}: checkpoint saved to ${paths.checkpoint}; ` +
-            `continue with: mlzoo train ${modelName} --resume --checkpoint ${paths.checkpoint} --out ${paths.weights}`,
+          trainedSteps > 0
+            ? `interrupted at global step ${fitResult.globalStep}: checkpoint saved to ${paths.checkpoint}; ` +
+                `continue with: mlzoo train ${modelName} --resume --checkpoint ${paths.checkpoint} --out ${paths.weights}`
+            : `interrupted before any training step; nothing was saved`,
         );
         output.result(result);
         return result;
