@@ -29,14 +29,16 @@ function capture(onOutput?: (text: string) => void): Captured {
       stdout: {
         write: (text: string) => {
           onOutput?.(text);
-          return (stdout += text);
+          stdout += text;
+          return true;
         },
         isTTY: false,
       },
       stderr: {
         write: (text: string) => {
           onOutput?.(text);
-          return (stderr += text);
+          stderr += text;
+          return true;
         },
         isTTY: false,
       },

@@ -77,12 +77,13 @@ describe('safetensors', () => {
   });
 
   it('round-trips a tensor named __proto__ through encode and decode', () => {
+    const name = '__proto__'; // a legal tensor name that a plain object would turn into a prototype
     const tensors: Record<string, tf.Tensor> = Object.create(null);
-    tensors['__proto__'] = tf.tensor1d([1, 2]);
+    tensors[name] = tf.tensor1d([1, 2]);
     tensors.a = tf.tensor1d([3]);
     const decoded = decodeSafetensors(encodeSafetensors(tensors));
     expect(Object.keys(decoded).sort()).toEqual(['__proto__', 'a']);
-    expect(Array.from(decoded['__proto__']!.dataSync())).toEqual([1, 2]);
+    expect(Array.from(decoded[name]!.dataSync())).toEqual([1, 2]);
     tf.dispose([...Object.values(tensors), ...Object.values(decoded)]);
   });
 
