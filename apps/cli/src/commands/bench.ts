@@ -4,6 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, platform } from 'node:os';
 import { crossEntropy, setBackend, type TensorModule } from '@mlzoo/core';
+import { Embedding } from '@mlzoo/layers';
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_CHOICES } from '../backend.js';
 import { UsageError } from '../errors.js';
@@ -133,6 +134,33 @@ async function measureBackend(
       flops: 2 * batch * size * size * outChannels * inChannels * 9,
       images: batch,
     });
+  }
+
+  {
+    // Embedding's gradient (customGrad + scatterND): tfjs's default gather gradient needs
+    // UnsortedSegmentSum, missing on wasm, and took 175 s for this one step on cpu when measured.
+    const [rows, width, lookups] = [10_000, 64, 1024];
+    const embedding = new Embedding({ numEmbeddings: rows, embeddingDim: width });
+    const ids = tf.tensor1d(
+      Int32Array.from({ length: lookups }, (_, index) => (index * 7919) % rows),
+      'int32',
+    );
+    const variables = embedding.parameters();
+    const timed = await time(async () => {
+      const { value, grads } = tf.tidy(() =>
+        tf.variableGrads(() => tf.sum(embedding.forward(ids)), variables),
+      );
+      await Object.values(grads)[0]!.data();
+      tf.dispose([value, ...Object.values(grads)]);
+    }, timing);
+    ids.dispose();
+    embedding.dispose();
+    record(
+      'embedding gradient',
+      `${rows.toLocaleString('en-US')} x ${width} table, ${lookups} ids`,
+      timed,
+      {},
+    );
   }
 
   const built = buildModel(DEFAULT_MODEL);
