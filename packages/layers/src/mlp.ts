@@ -30,51 +30,81 @@ export interface MlpOptions {
   random?: Random;
 }
 
+/** The stages every MLP block here ends with, registered in timm's order after the input projections. */
+abstract class MlpStages extends Module implements TensorModule {
+  act!: Activation;
+  drop1!: Dropout;
+  norm!: LayerNorm | Identity;
+  fc2!: Linear;
+  drop2!: Dropout;
+
+  /** Resolves widths, biases and dropout rates shared by the three blocks. */
+  protected static resolve(options: MlpOptions | GluMlpOptions | SwiGluMlpOptions) {
+    const inFeatures = options.inFeatures;
+    const [inputBias, outputBias] = pair(options.bias ?? true);
+    const [hiddenDrop, outputDrop] = pair(options.dropRate ?? 0);
+    return {
+      inFeatures,
+      hidden: options.hiddenFeatures ?? inFeatures,
+      out: options.outFeatures ?? inFeatures,
+      inputBias,
+      outputBias,
+      hiddenDrop,
+      outputDrop,
+      random: options.random,
+    };
+  }
+
+  /** Registers act, drop1, norm (LayerNorm with `normEps`, else Identity), fc2 and drop2. */
+  protected addStages(
+    resolved: ReturnType<typeof MlpStages.resolve>,
+    activation: ActivationName,
+    width: number,
+    normEps: number | undefined,
+  ): void {
+    const { out, outputBias, hiddenDrop, outputDrop, random } = resolved;
+    this.act = this.addModule('act', new Activation(activation));
+    this.drop1 = this.addModule('drop1', new Dropout({ probability: hiddenDrop, random }));
+    this.norm = this.addModule(
+      'norm',
+      normEps != null ? new LayerNorm({ normalizedShape: width, eps: normEps }) : new Identity(),
+    );
+    this.fc2 = this.addModule(
+      'fc2',
+      new Linear({ inFeatures: width, outFeatures: out, bias: outputBias, random }),
+    );
+    this.drop2 = this.addModule('drop2', new Dropout({ probability: outputDrop, random }));
+  }
+
+  /** drop1 -> norm -> fc2 -> drop2 on the hidden features. */
+  protected finish(hidden: tf.Tensor, options: ForwardOptions): tf.Tensor {
+    const x = this.norm.forward(this.drop1.forward(hidden, options));
+    return this.drop2.forward(this.fc2.forward(x), options);
+  }
+
+  abstract forward(input: tf.Tensor, options?: ForwardOptions): tf.Tensor;
+}
+
 /**
  * timm's `Mlp`: `fc1 -> act -> drop1 -> norm -> fc2 -> drop2` on the last axis.
  * State dict: `fc1.{weight,bias}`, `norm.{weight,bias}` (only with `normEps`), `fc2.{weight,bias}`.
  */
-export class Mlp extends Module implements TensorModule {
+export class Mlp extends MlpStages {
   readonly fc1: Linear;
-  readonly act: Activation;
-  readonly drop1: Dropout;
-  readonly norm: LayerNorm | Identity;
-  readonly fc2: Linear;
-  readonly drop2: Dropout;
 
   constructor(options: MlpOptions) {
     super();
-    const inFeatures = options.inFeatures;
-    const hidden = options.hiddenFeatures ?? inFeatures;
-    const out = options.outFeatures ?? inFeatures;
-    const [bias1, bias2] = pair(options.bias ?? true);
-    const [drop1, drop2] = pair(options.dropRate ?? 0);
-    const random = options.random;
-    this.fc1 = this.addModule('fc1', new Linear({ inFeatures, outFeatures: hidden, bias: bias1, random }));
-    this.act = this.addModule('act', new Activation(options.activation ?? 'gelu'));
-    this.drop1 = this.addModule('drop1', new Dropout({ probability: drop1, random }));
-    this.norm = this.addModule(
-      'norm',
-      options.normEps != null
-        ? new LayerNorm({ normalizedShape: hidden, eps: options.normEps })
-        : new Identity(),
+    const resolved = MlpStages.resolve(options);
+    const { inFeatures, hidden, inputBias, random } = resolved;
+    this.fc1 = this.addModule(
+      'fc1',
+      new Linear({ inFeatures, outFeatures: hidden, bias: inputBias, random }),
     );
-    this.fc2 = this.addModule(
-      'fc2',
-      new Linear({ inFeatures: hidden, outFeatures: out, bias: bias2, random }),
-    );
-    this.drop2 = this.addModule('drop2', new Dropout({ probability: drop2, random }));
+    this.addStages(resolved, options.activation ?? 'gelu', hidden, options.normEps);
   }
 
   forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
-    return tf.tidy(() => {
-      let x = this.fc1.forward(input);
-      x = this.act.forward(x);
-      x = this.drop1.forward(x, options);
-      x = this.norm.forward(x);
-      x = this.fc2.forward(x);
-      return this.drop2.forward(x, options);
-    });
+    return tf.tidy(() => this.finish(this.act.forward(this.fc1.forward(input)), options));
   }
 }
 
@@ -95,52 +125,31 @@ export interface GluMlpOptions extends Omit<MlpOptions, 'activation'> {
  * fc2 (hidden / 2 -> out) -> drop2. Note timm's hidden_features counts fc1's output, so the gated
  * width is hidden / 2. State dict: `fc1.*`, `norm.*` (with `normEps`), `fc2.*`.
  */
-export class GluMlp extends Module implements TensorModule {
+export class GluMlp extends MlpStages {
   readonly fc1: Linear;
-  readonly act: Activation;
-  readonly drop1: Dropout;
-  readonly norm: LayerNorm | Identity;
-  readonly fc2: Linear;
-  readonly drop2: Dropout;
   readonly gateLast: boolean;
 
   constructor(options: GluMlpOptions) {
     super();
-    const inFeatures = options.inFeatures;
-    const hidden = options.hiddenFeatures ?? inFeatures;
+    const resolved = MlpStages.resolve(options);
+    const { inFeatures, hidden, inputBias, random } = resolved;
     if (hidden % 2 !== 0) throw new Error(`GluMlp: hiddenFeatures must be even, got ${hidden}`);
-    const out = options.outFeatures ?? inFeatures;
-    const [bias1, bias2] = pair(options.bias ?? true);
-    const [drop1, drop2] = pair(options.dropRate ?? 0);
-    const random = options.random;
     this.gateLast = options.gateLast ?? true;
-    this.fc1 = this.addModule('fc1', new Linear({ inFeatures, outFeatures: hidden, bias: bias1, random }));
-    this.act = this.addModule('act', new Activation(options.activation ?? 'sigmoid'));
-    this.drop1 = this.addModule('drop1', new Dropout({ probability: drop1, random }));
-    this.norm = this.addModule(
-      'norm',
-      options.normEps != null
-        ? new LayerNorm({ normalizedShape: hidden / 2, eps: options.normEps })
-        : new Identity(),
+    this.fc1 = this.addModule(
+      'fc1',
+      new Linear({ inFeatures, outFeatures: hidden, bias: inputBias, random }),
     );
-    this.fc2 = this.addModule(
-      'fc2',
-      new Linear({ inFeatures: hidden / 2, outFeatures: out, bias: bias2, random }),
-    );
-    this.drop2 = this.addModule('drop2', new Dropout({ probability: drop2, random }));
+    this.addStages(resolved, options.activation ?? 'sigmoid', hidden / 2, options.normEps);
   }
 
   forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
     return tf.tidy(() => {
       const hidden = this.fc1.forward(input);
       const [first, second] = tf.split(hidden, 2, hidden.rank - 1);
-      let x = this.gateLast
+      const gated = this.gateLast
         ? tf.mul(first!, this.act.forward(second!))
         : tf.mul(this.act.forward(first!), second!);
-      x = this.drop1.forward(x, options);
-      x = this.norm.forward(x);
-      x = this.fc2.forward(x);
-      return this.drop2.forward(x, options);
+      return this.finish(gated, options);
     });
   }
 }
@@ -157,47 +166,28 @@ export interface SwiGluMlpOptions extends Omit<MlpOptions, 'activation'> {
  * `fc1_g` (the gate) and `fc1_x` (the value); output `fc2(norm(drop1(act(fc1_g(x)) * fc1_x(x))))`.
  * State dict: `fc1_g.*`, `fc1_x.*`, `norm.*` (with `normEps`), `fc2.*`.
  */
-export class SwiGluMlp extends Module implements TensorModule {
+export class SwiGluMlp extends MlpStages {
   readonly fc1G: Linear;
   readonly fc1X: Linear;
-  readonly act: Activation;
-  readonly drop1: Dropout;
-  readonly norm: LayerNorm | Identity;
-  readonly fc2: Linear;
-  readonly drop2: Dropout;
 
   constructor(options: SwiGluMlpOptions) {
     super();
-    const inFeatures = options.inFeatures;
-    const hidden = options.hiddenFeatures ?? inFeatures;
-    const out = options.outFeatures ?? inFeatures;
-    const [bias1, bias2] = pair(options.bias ?? true);
-    const [drop1, drop2] = pair(options.dropRate ?? 0);
-    const random = options.random;
-    this.fc1G = this.addModule('fc1_g', new Linear({ inFeatures, outFeatures: hidden, bias: bias1, random }));
-    this.fc1X = this.addModule('fc1_x', new Linear({ inFeatures, outFeatures: hidden, bias: bias1, random }));
-    this.act = this.addModule('act', new Activation(options.activation ?? 'silu'));
-    this.drop1 = this.addModule('drop1', new Dropout({ probability: drop1, random }));
-    this.norm = this.addModule(
-      'norm',
-      options.normEps != null
-        ? new LayerNorm({ normalizedShape: hidden, eps: options.normEps })
-        : new Identity(),
+    const resolved = MlpStages.resolve(options);
+    const { inFeatures, hidden, inputBias, random } = resolved;
+    this.fc1G = this.addModule(
+      'fc1_g',
+      new Linear({ inFeatures, outFeatures: hidden, bias: inputBias, random }),
     );
-    this.fc2 = this.addModule(
-      'fc2',
-      new Linear({ inFeatures: hidden, outFeatures: out, bias: bias2, random }),
+    this.fc1X = this.addModule(
+      'fc1_x',
+      new Linear({ inFeatures, outFeatures: hidden, bias: inputBias, random }),
     );
-    this.drop2 = this.addModule('drop2', new Dropout({ probability: drop2, random }));
+    this.addStages(resolved, options.activation ?? 'silu', hidden, options.normEps);
   }
 
   forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
-    return tf.tidy(() => {
-      let x = tf.mul(this.act.forward(this.fc1G.forward(input)), this.fc1X.forward(input));
-      x = this.drop1.forward(x, options);
-      x = this.norm.forward(x);
-      x = this.fc2.forward(x);
-      return this.drop2.forward(x, options);
-    });
+    return tf.tidy(() =>
+      this.finish(tf.mul(this.act.forward(this.fc1G.forward(input)), this.fc1X.forward(input)), options),
+    );
   }
 }
