@@ -119,15 +119,21 @@ describe('loadFashionMnist from the bundled subset', () => {
     });
     expect(images.shape).toEqual([10000, 28, 28, 1]);
     expect(labels.shape).toEqual([10000]);
-    const [mean, variance] = tf.tidy(() => {
-      const moments = tf.moments(images);
-      return [moments.mean, moments.variance];
-    });
+    // Summed in float64: a float32 reduction over 7.8 million pixels drifts by ~4e-4 on some backends.
+    const pixels = await images.data();
+    let sum = 0;
+    let sumOfSquares = 0;
+    for (let index = 0; index < pixels.length; index++) {
+      sum += pixels[index]!;
+      sumOfSquares += pixels[index]! * pixels[index]!;
+    }
+    const mean = sum / pixels.length;
+    const std = Math.sqrt(sumOfSquares / pixels.length - mean * mean);
     // Test-set statistics, from numpy over the official file: mean 0.286849, std 0.352444.
-    expect((await mean!.data())[0]).toBeCloseTo(0.286849, 4);
-    expect(Math.sqrt((await variance!.data())[0]!)).toBeCloseTo(0.352444, 4);
-    expect(Math.abs(Math.sqrt((await variance!.data())[0]!) - FASHION_MNIST_STD)).toBeLessThan(0.001);
-    tf.dispose([images, labels, mean!, variance!]);
+    expect(mean).toBeCloseTo(0.286849, 5);
+    expect(std).toBeCloseTo(0.352444, 5);
+    expect(Math.abs(std - FASHION_MNIST_STD)).toBeLessThan(0.001);
+    tf.dispose([images, labels]);
   });
 });
 

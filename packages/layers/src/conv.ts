@@ -4,6 +4,26 @@ import * as tf from '@tensorflow/tfjs-core';
 
 export type Size2d = number | readonly [number, number];
 
+export type ConvImplementation = 'auto' | 'native' | 'im2col';
+
+/** The kernels a native conv's gradient needs (tfjs-backend-wasm 4.22 lacks all but the first). */
+const CONV_GRADIENT_KERNELS = [
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter',
+];
+
+function backendHasConvGradients(): boolean {
+  const backend = tf.getBackend();
+  return CONV_GRADIENT_KERNELS.every((kernel) => tf.getKernel(kernel, backend) != null);
+}
+
+/** Whether tfjs is recording a gradient tape right now (inside tf.grad / tf.variableGrads). */
+function recordingGradient(): boolean {
+  return (tf.engine() as unknown as { state: { activeTape: unknown[] | null } }).state.activeTape != null;
+}
+
 export interface Conv2dOptions {
   inChannels: number;
   outChannels: number;
@@ -23,11 +43,13 @@ export interface Conv2dOptions {
   /** Default true. */
   bias?: boolean;
   /**
-   * 'native' (default): tfjs conv2d / depthwiseConv2d kernels. 'im2col': gathers the k x k taps with
-   * slices and computes one (batched) matMul; same results and parameters, and its gradient needs only
-   * slice/pad/matMul kernels, so it trains on backends that lack conv backprop kernels (wasm).
+   * 'native': tfjs conv2d / depthwiseConv2d kernels. 'im2col': gathers the k x k taps with slices and
+   * computes one (batched) matMul; same results and parameters, and its gradient needs only
+   * slice/pad/matMul kernels, so it trains on backends that lack conv backprop kernels (wasm in tfjs
+   * 4.22). 'auto' (default): native, except while a gradient is being recorded on a backend without
+   * those backprop kernels, where it uses im2col.
    */
-  implementation?: 'native' | 'im2col';
+  implementation?: ConvImplementation;
   random?: Random;
 }
 
@@ -82,7 +104,7 @@ export class Conv2d extends Module implements TensorModule {
   readonly dilation: [number, number];
   readonly groups: number;
   readonly padding: [number, number] | 'same' | 'valid';
-  readonly implementation: 'native' | 'im2col';
+  readonly implementation: ConvImplementation;
   /** Stored HWIO [kH, kW, inChannels / groups, outChannels]. */
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
@@ -105,10 +127,10 @@ export class Conv2d extends Module implements TensorModule {
     this.kernelSize = pair(options.kernelSize, 'kernelSize', where);
     this.stride = pair(options.stride ?? 1, 'stride', where);
     this.dilation = pair(options.dilation ?? 1, 'dilation', where);
-    const implementation = options.implementation ?? 'native';
-    if (implementation !== 'native' && implementation !== 'im2col') {
+    const implementation = options.implementation ?? 'auto';
+    if (implementation !== 'native' && implementation !== 'im2col' && implementation !== 'auto') {
       throw new Error(
-        `${where}: implementation must be 'native' or 'im2col', got '${String(implementation)}'`,
+        `${where}: implementation must be 'auto', 'native' or 'im2col', got '${String(implementation)}'`,
       );
     }
     this.implementation = implementation;
@@ -179,10 +201,10 @@ export class Conv2d extends Module implements TensorModule {
           `${this.location}: padded input ${height}x${width} is smaller than the dilated kernel ${extentHeight}x${extentWidth}`,
         );
       }
-      let output =
-        this.implementation === 'im2col'
-          ? this.#im2col(padded as tf.Tensor4D)
-          : this.#convolve(padded as tf.Tensor4D);
+      const useIm2col =
+        this.implementation === 'im2col' ||
+        (this.implementation === 'auto' && recordingGradient() && !backendHasConvGradients());
+      let output = useIm2col ? this.#im2col(padded as tf.Tensor4D) : this.#convolve(padded as tf.Tensor4D);
       if (this.bias) output = tf.add(output, this.bias);
       return output;
     });

@@ -18,7 +18,7 @@ export {
   silu,
 } from './activations.js';
 export { MultiHeadAttention, type MultiHeadAttentionOptions, type ScoreNorm } from './attention.js';
-export { Conv2d, type Conv2dOptions, type Size2d } from './conv.js';
+export { Conv2d, type Conv2dOptions, type ConvImplementation, type Size2d } from './conv.js';
 export {
   Dropout,
   type DropoutOptions,

@@ -76,6 +76,8 @@ const builders: Record<string, (options: Options) => Built[]> = {
       CONV_BACKPROP,
     ),
     tensorModule(new Conv2d({ ...(options as unknown as Conv2dOptions), implementation: 'im2col' })),
+    // the default: native where the backend has conv gradients, im2col while recording elsewhere
+    tensorModule(new Conv2d(options as unknown as Conv2dOptions)),
   ],
   LayerNorm: (options) => [tensorModule(new LayerNorm(options as unknown as LayerNormOptions))],
   RMSNorm: (options) => [tensorModule(new RMSNorm(options as unknown as RMSNormOptions))],

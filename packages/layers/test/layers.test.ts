@@ -109,7 +109,7 @@ describe('Conv2d option checks', () => {
     [{ padding: [1, 0.5] }, 'Conv2d: padding must be a non-negative integer or a pair of them, got [1, 0.5]'],
     [
       { implementation: 'winograd' as 'native' },
-      "Conv2d: implementation must be 'native' or 'im2col', got 'winograd'",
+      "Conv2d: implementation must be 'auto', 'native' or 'im2col', got 'winograd'",
     ],
   ];
   it.each(bad)('rejects %j before creating any variable', (override, message) => {
