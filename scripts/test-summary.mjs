@@ -4,7 +4,8 @@
 //   node scripts/test-summary.mjs --lane cpu --reset   record the cpu lane (starting afresh)
 //   node scripts/test-summary.mjs --lane wasm          record the wasm lane
 //   node scripts/test-summary.mjs --close              print the closing line; exit 1 on any failure
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+//   node scripts/test-summary.mjs --clear              delete the packages' reports (after recording --lane)
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,13 +19,14 @@ function readLanes() {
   return JSON.parse(readFileSync(lanesFile, 'utf8'));
 }
 
+const folders = ['packages', 'apps'].flatMap((group) =>
+  readdirSync(join(root, group), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => join(root, group, entry.name)),
+);
+folders.push(join(root, 'docs'));
+
 if (lane) {
-  const folders = ['packages', 'apps'].flatMap((group) =>
-    readdirSync(join(root, group), { withFileTypes: true })
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => join(root, group, entry.name)),
-  );
-  folders.push(join(root, 'docs'));
   const totals = { passed: 0, failed: 0, skipped: 0 };
   for (const folder of folders) {
     const file = join(folder, '.vitest-report.json');
@@ -46,6 +48,11 @@ if (lane) {
   lanes[lane] = totals;
   mkdirSync(dirname(lanesFile), { recursive: true });
   writeFileSync(lanesFile, JSON.stringify(lanes, null, 2));
+}
+
+// after recording a lane: the next lane must not count this one's reports
+if (args.includes('--clear')) {
+  for (const folder of folders) rmSync(join(folder, '.vitest-report.json'), { force: true });
 }
 
 if (args.includes('--close')) {
