@@ -71,6 +71,7 @@ export {
   type SafetensorsEntry,
   type SafetensorsHeader,
 } from './safetensors.js';
+export { disposeAbandonedTape, isRecordingGradient } from './tfjs-internals.js';
 export {
   type CheckpointOptions,
   type CheckpointState,

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type LossFunction, type LossName, resolveLoss } from './losses.js';
 import type { TensorModule } from './module.js';
 import { Random } from './random.js';
+import { disposeAbandonedTape } from './tfjs-internals.js';
 
 /** An optimizer weight as tfjs's `Optimizer.getWeights()` returns it. */
 export type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
@@ -261,20 +262,6 @@ function checkLabels(
       `${where}: class labels range over [${range.min}, ${range.max}] but the model outputs ${numClasses} classes (labels must be in [0, ${numClasses - 1}])`,
     );
   }
-}
-
-/**
- * tfjs 4.22 leaves the tensors saved on the gradient tape allocated when the function inside
- * `tf.variableGrads` throws (e.g. a shape error in a model's forward). Dispose them.
- */
-function disposeAbandonedTape(): void {
-  const engine = tf.engine() as unknown as {
-    state: { gradientDepth: number; activeTape: Array<{ saved?: tf.Tensor[] }> | null };
-  };
-  const state = engine.state;
-  if (state.gradientDepth !== 0 || !state.activeTape) return;
-  for (const node of state.activeTape) for (const tensor of node.saved ?? []) tensor.dispose();
-  state.activeTape = null;
 }
 
 const usesClassIndices = (loss: FitOptions['loss']) => loss == null || loss === 'cross-entropy';

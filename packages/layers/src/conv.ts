@@ -1,5 +1,5 @@
 // Conv2d (nn.Conv2d) on NHWC images with PyTorch's padding semantics, parameter names and layout.
-import { HWIO_TO_OIHW, init, Module, type Random, type TensorModule } from '@mlzoo/core';
+import { HWIO_TO_OIHW, init, isRecordingGradient, Module, type Random, type TensorModule } from '@mlzoo/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 export type Size2d = number | readonly [number, number];
@@ -17,11 +17,6 @@ const CONV_GRADIENT_KERNELS = [
 function backendHasConvGradients(): boolean {
   const backend = tf.getBackend();
   return CONV_GRADIENT_KERNELS.every((kernel) => tf.getKernel(kernel, backend) != null);
-}
-
-/** Whether tfjs is recording a gradient tape right now (inside tf.grad / tf.variableGrads). */
-function recordingGradient(): boolean {
-  return (tf.engine() as unknown as { state: { activeTape: unknown[] | null } }).state.activeTape != null;
 }
 
 export interface Conv2dOptions {
@@ -203,7 +198,7 @@ export class Conv2d extends Module implements TensorModule {
       }
       const useIm2col =
         this.implementation === 'im2col' ||
-        (this.implementation === 'auto' && recordingGradient() && !backendHasConvGradients());
+        (this.implementation === 'auto' && isRecordingGradient() && !backendHasConvGradients());
       let output = useIm2col ? this.#im2col(padded as tf.Tensor4D) : this.#convolve(padded as tf.Tensor4D);
       if (this.bias) output = tf.add(output, this.bias);
       return output;

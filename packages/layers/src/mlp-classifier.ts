@@ -72,6 +72,18 @@ export class MlpClassifier extends Module implements Classifier {
     this.dropRate = config.dropRate ?? 0;
     this.#numClasses = config.numClasses ?? 10;
     this.#random = config.random;
+    // everything is checked before the first variable exists, so a bad config leaks nothing
+    const positive = (value: number) => Number.isInteger(value) && value > 0;
+    const problems = [
+      !this.imgSize.every(positive) && `imgSize must be positive integers, got ${JSON.stringify(size)}`,
+      !positive(this.inChans) && `inChans must be a positive integer, got ${this.inChans}`,
+      !this.hiddenDims.every(positive) &&
+        `hiddenDims must be positive integers, got [${this.hiddenDims.join(', ')}]`,
+      !(Number.isInteger(this.#numClasses) && this.#numClasses >= 0) &&
+        `numClasses must be a non-negative integer, got ${this.#numClasses}`,
+      !(this.dropRate >= 0 && this.dropRate < 1) && `dropRate must be in [0, 1), got ${this.dropRate}`,
+    ].filter(Boolean);
+    if (problems.length > 0) throw new Error(`MlpClassifier: ${problems.join('; ')}`);
     let width = this.imgSize[0] * this.imgSize[1] * this.inChans;
     this.hiddenDims.forEach((hidden, index) => {
       this.hidden.push(

@@ -535,3 +535,16 @@ describe('MlpClassifier', () => {
     unregisterModel('mlp_fashion_mnist');
   });
 });
+
+describe('MlpClassifier config errors', () => {
+  it('name the option and create nothing', () => {
+    const before = tf.memory().numTensors;
+    expect(() => new MlpClassifier({ hiddenDims: [512, -3] })).toThrow(
+      'MlpClassifier: hiddenDims must be positive integers, got [512, -3]',
+    );
+    expect(() => new MlpClassifier({ imgSize: 0, dropRate: 1 })).toThrow(
+      'MlpClassifier: imgSize must be positive integers, got 0; dropRate must be in [0, 1), got 1',
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
