@@ -1,3 +1,3 @@
 import { libraryConfig } from '../../tools/tsup.library.ts';
 
-export default libraryConfig(['src/index.ts', 'src/checks.ts'], { external: ['vitest'] });
+export default libraryConfig(['src/index.ts', 'src/checks.ts', 'src/golden.ts'], { external: ['vitest'] });

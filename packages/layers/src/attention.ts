@@ -30,6 +30,64 @@ import { LayerNorm } from './normalization.js';
 
 export type ScoreNorm = 'softmax' | 'sigmoid' | 'softplus' | 'clipped-softmax';
 
+export interface ScoreNormOptions {
+  /** How scores become attention weights (default 'softmax'). */
+  scoreNorm?: ScoreNorm;
+  /**
+   * 'sigmoid' only: the bias b in sigmoid(S + b). A number, or a per-head tensor [heads] (a learned
+   * bias; scores must then be [B, heads, Nq, Nk]). Default -log(Nk).
+   */
+  sigmoidBias?: number | tf.Tensor;
+  /** 'clipped-softmax' only: gamma <= 0 (default -0.025). */
+  clipGamma?: number;
+  /** 'clipped-softmax' only: zeta >= 1 (default 1). */
+  clipZeta?: number;
+  /** Multiply scores by log(Nk) / log(lengthScaleBase) first (log-length scaling). */
+  lengthScaleBase?: number;
+}
+
+export const SCORE_NORMS: readonly ScoreNorm[] = ['softmax', 'sigmoid', 'softplus', 'clipped-softmax'];
+
+/**
+ * Attention weights from scaled scores [..., Nq, Nk] (normalised over the last axis, keys), as
+ * `MultiHeadAttention` does: the one place every attention variant in the zoo (windowed, relative
+ * position, gated positional, ...) takes its score normalisation from.
+ */
+export function normalizeScores(scores: tf.Tensor, options: ScoreNormOptions = {}): tf.Tensor {
+  const scoreNorm = options.scoreNorm ?? 'softmax';
+  const numKeys = scores.shape[scores.rank - 1]!;
+  return tf.tidy(() => {
+    let logits = scores;
+    if (options.lengthScaleBase != null)
+      logits = tf.mul(logits, Math.log(numKeys) / Math.log(options.lengthScaleBase));
+    switch (scoreNorm) {
+      case 'softmax':
+        return tf.softmax(logits, -1);
+      case 'sigmoid': {
+        const given = options.sigmoidBias;
+        const bias =
+          given == null
+            ? tf.scalar(-Math.log(numKeys))
+            : typeof given === 'number'
+              ? tf.scalar(given)
+              : tf.reshape(given, [1, given.size, 1, 1]);
+        return tf.sigmoid(tf.add(logits, bias));
+      }
+      case 'softplus': {
+        const positive = tf.softplus(logits);
+        return tf.div(positive, tf.sum(positive, -1, true));
+      }
+      case 'clipped-softmax': {
+        const gamma = options.clipGamma ?? -0.025;
+        const zeta = options.clipZeta ?? 1;
+        return tf.clipByValue(tf.add(tf.mul(tf.softmax(logits, -1), zeta - gamma), gamma), 0, 1);
+      }
+      default:
+        throw new Error(`normalizeScores: unknown scoreNorm '${scoreNorm as string}'`);
+    }
+  });
+}
+
 export interface MultiHeadAttentionOptions {
   dim: number;
   /** Default 8; must divide dim. */
@@ -112,7 +170,7 @@ export class MultiHeadAttention extends Module implements TensorModule {
     this.headDim = dim / numHeads;
     this.scale = this.headDim ** -0.5;
     this.scoreNorm = options.scoreNorm ?? 'softmax';
-    if (!['softmax', 'sigmoid', 'softplus', 'clipped-softmax'].includes(this.scoreNorm)) {
+    if (!SCORE_NORMS.includes(this.scoreNorm)) {
       throw new Error(`MultiHeadAttention: unknown scoreNorm '${this.scoreNorm}'`);
     }
     this.attnDrop = options.attnDrop ?? 0;
@@ -175,31 +233,12 @@ export class MultiHeadAttention extends Module implements TensorModule {
 
   /** Attention weights [B, heads, N, N] from scaled scores (exposed for inspection and tests). */
   normalizeScores(scores: tf.Tensor): tf.Tensor {
-    const numKeys = scores.shape[scores.rank - 1]!;
-    return tf.tidy(() => {
-      let logits = scores;
-      if (this.lengthScaleBase != null)
-        logits = tf.mul(logits, Math.log(numKeys) / Math.log(this.lengthScaleBase));
-      switch (this.scoreNorm) {
-        case 'softmax':
-          return tf.softmax(logits, -1);
-        case 'sigmoid': {
-          const bias = this.sigmoidBias
-            ? tf.reshape(this.sigmoidBias, [1, this.numHeads, 1, 1])
-            : tf.scalar(this.sigmoidBiasValue ?? -Math.log(numKeys));
-          return tf.sigmoid(tf.add(logits, bias));
-        }
-        case 'softplus': {
-          const positive = tf.softplus(logits);
-          return tf.div(positive, tf.sum(positive, -1, true));
-        }
-        case 'clipped-softmax':
-          return tf.clipByValue(
-            tf.add(tf.mul(tf.softmax(logits, -1), this.clipZeta - this.clipGamma), this.clipGamma),
-            0,
-            1,
-          );
-      }
+    return normalizeScores(scores, {
+      scoreNorm: this.scoreNorm,
+      sigmoidBias: this.sigmoidBias ?? this.sigmoidBiasValue ?? undefined,
+      clipGamma: this.clipGamma,
+      clipZeta: this.clipZeta,
+      lengthScaleBase: this.lengthScaleBase ?? undefined,
     });
   }
 

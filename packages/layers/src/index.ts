@@ -17,7 +17,21 @@ export {
   SwiGLU,
   silu,
 } from './activations.js';
-export { MultiHeadAttention, type MultiHeadAttentionOptions, type ScoreNorm } from './attention.js';
+export {
+  MultiHeadAttention,
+  type MultiHeadAttentionOptions,
+  normalizeScores,
+  SCORE_NORMS,
+  type ScoreNorm,
+  type ScoreNormOptions,
+} from './attention.js';
+export {
+  type AttentionConfig,
+  type AttentionModule,
+  type AttentionType,
+  type CreateAttentionOptions,
+  createAttention,
+} from './attention-factory.js';
 export { Conv2d, type Conv2dOptions, type ConvImplementation, type Size2d } from './conv.js';
 export {
   Dropout,

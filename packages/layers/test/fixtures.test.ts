@@ -1,6 +1,7 @@
 // Every golden fixture in ../fixtures (written by tools/fixtures/layers.py from PyTorch) against the
 // mlzoo layer built with the same options: output, input gradient, parameter gradients, buffers.
 import type { Module } from '@mlzoo/core';
+import { checkAgainstFixture, expectClose, fixtureNames, loadFixture } from '@mlzoo/testing/golden';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -40,7 +41,8 @@ import {
   type SwiGluMlpOptions,
   sincos2dPositionEmbedding,
 } from '../src/index.js';
-import { checkAgainstFixture, expectClose, fixtureNames, loadFixture } from './golden.js';
+
+const FIXTURES = new URL('../fixtures/', import.meta.url);
 
 type Options = Record<string, unknown>;
 interface Built {
@@ -113,13 +115,13 @@ function toleranceFor(layer: string): number {
 }
 
 describe('golden fixtures from PyTorch', () => {
-  const names = fixtureNames();
+  const names = fixtureNames(FIXTURES);
 
   it('covers every layer family', () => {
     expect(names.length).toBeGreaterThanOrEqual(40);
     const layers = new Set(
       names
-        .map((name) => loadFixture(name))
+        .map((name) => loadFixture(FIXTURES, name))
         .map((fixture) => {
           fixture.dispose();
           return fixture.layer;
@@ -132,7 +134,7 @@ describe('golden fixtures from PyTorch', () => {
   for (const name of names) {
     it(name, () => {
       const before = tf.memory().numTensors;
-      const fixture = loadFixture(name);
+      const fixture = loadFixture(FIXTURES, name);
       try {
         if (fixture.layer === 'sincos2dPositionEmbedding') {
           const table = sincos2dPositionEmbedding(fixture.options as unknown as SincosOptions);

@@ -1,0 +1,2 @@
+// @mlzoo/mixers: the package's public API (named exports only; nothing registers on import).
+export {};

@@ -1,0 +1,3 @@
+import { libraryConfig } from '../../tools/tsup.library.ts';
+
+export default libraryConfig(['src/index.ts']);
