@@ -1,2 +1,2 @@
 // @mlzoo/optimizers: the package's public API (named exports only; nothing registers on import).
-export {};
+export { LBFGS, type LBFGSOptions } from './lbfgs.js';
