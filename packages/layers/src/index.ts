@@ -27,10 +27,14 @@ export {
 } from './attention.js';
 export {
   type AttentionConfig,
+  type AttentionForwardOptions,
   type AttentionModule,
   type AttentionType,
   type CreateAttentionOptions,
   createAttention,
+  type MultiHeadAttentionConfig,
+  type NalaformerAttentionConfig,
+  type SoftAttentionConfig,
 } from './attention-factory.js';
 export { Conv2d, type Conv2dOptions, type ConvImplementation, type Size2d } from './conv.js';
 export {
@@ -60,6 +64,11 @@ export {
   registerLayersModels,
 } from './mlp-classifier.js';
 export {
+  NalaformerAttention,
+  type NalaformerAttentionOptions,
+  rotaryTables,
+} from './nalaformer-attention.js';
+export {
   BatchNorm,
   type BatchNormForwardOptions,
   type BatchNormOptions,
@@ -78,3 +87,13 @@ export {
   type SincosPositionEmbeddingOptions,
   sincos2dPositionEmbedding,
 } from './position-embedding.js';
+export {
+  gaussianKernel,
+  newtonInverse,
+  resolveTokenGrid,
+  SoftAttention,
+  SoftAttentionKernel,
+  type SoftAttentionOptions,
+  type TokenGrid,
+  type TokenGridOptions,
+} from './soft-attention.js';
