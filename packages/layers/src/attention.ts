@@ -243,6 +243,18 @@ export class MultiHeadAttention extends Module implements TensorModule {
   }
 
   forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
+    return tf.tidy(() => this.forwardWithWeights(input, options).output);
+  }
+
+  /**
+   * `forward` that also returns the attention weights [B, heads, N, N] it applied to the values (after
+   * score normalisation and, in training, attention dropout), for token pruning (EViT reads the class
+   * token's row), attention rollout and inspection. Both tensors are new; gradients flow through both.
+   */
+  forwardWithWeights(
+    input: tf.Tensor,
+    options: ForwardOptions = {},
+  ): { output: tf.Tensor; weights: tf.Tensor } {
     this.checkShape(input, ['B', 'N', this.dim]);
     const [batch, tokens] = input.shape as [number, number, number];
     const { numHeads, headDim } = this;
@@ -267,7 +279,8 @@ export class MultiHeadAttention extends Module implements TensorModule {
       if (this.gate && this.gateMode === 'elementwise')
         output = tf.mul(output, tf.sigmoid(this.gate.forward(input)));
       output = this.proj.forward(output);
-      return dropout(output, this.projDrop, { training: options.training, random: this.#random });
+      output = dropout(output, this.projDrop, { training: options.training, random: this.#random });
+      return { output, weights };
     });
   }
 }
