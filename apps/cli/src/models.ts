@@ -1,6 +1,8 @@
 // The models the CLI knows: every model package's register function, called once. Nothing in the
 // model packages registers on import; the CLI (an app) opts in here.
 import { registerLayersModels } from '@mlzoo/layers';
+import { registerMixersModels } from '@mlzoo/mixers';
+import { registerVitModels } from '@mlzoo/vit';
 
 /**
  * The model `mlzoo demo` trains. The MLP until a ViT package exists; then `vit_fashion_mnist`-style
@@ -14,5 +16,7 @@ let registered = false;
 export function registerAllModels(): void {
   if (registered) return;
   registerLayersModels();
+  registerVitModels();
+  registerMixersModels();
   registered = true;
 }

@@ -58,12 +58,22 @@ function buildProgram(
     .command('info')
     .description('list registered models with parameter counts, or show one model in detail')
     .argument('[model]', 'a model name (see `mlzoo info`)')
+    .option('--filter <glob>', "list only matching models, e.g. 'vit_*'")
+    .option('--verify', 'build every listed model and check its parameter count (slow for big models)')
     .option('--backend <name>', 'backend to build the models on (default: $MLZOO_BACKEND or auto)')
     .option('--json', 'print JSON')
     .action(
-      async (model: string | undefined, options: { json?: boolean; backend?: string }, command: Command) =>
+      async (
+        model: string | undefined,
+        options: { json?: boolean; backend?: string; filter?: string; verify?: boolean },
+        command: Command,
+      ) =>
         run(command, options.json ?? false, async (output) => {
-          const result = await info(model, output, options.backend ? { backend: options.backend } : {});
+          const result = await info(model, output, {
+            ...(options.backend ? { backend: options.backend } : {}),
+            ...(options.filter ? { filter: options.filter } : {}),
+            verify: options.verify ?? false,
+          });
           return result.mismatches.length > 0 ? 1 : 0;
         }),
     );

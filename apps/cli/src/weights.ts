@@ -26,13 +26,21 @@ export interface BuiltModel {
   preset: ModelPreset;
 }
 
-/** The preset of a registered model, or a one-line error listing the known names. */
+/** The preset of a registered model, or a one-line error naming similar models. */
 export function modelPreset(name: string): ModelPreset {
   registerAllModels();
   try {
     return getModelInfo(name).preset;
   } catch {
-    throw new UsageError(`unknown model '${name}' (available: ${listModels().join(', ') || 'none'})`);
+    const known = listModels();
+    const family = name.split('_')[0] ?? name;
+    // names that start like the request first, then names that contain it
+    const similar = [
+      ...known.filter((candidate) => candidate.startsWith(family)),
+      ...known.filter((candidate) => !candidate.startsWith(family) && candidate.includes(name)),
+    ];
+    const hint = similar.length > 0 ? `similar: ${similar.slice(0, 6).join(', ')}; ` : '';
+    throw new UsageError(`unknown model '${name}' (${hint}${known.length} models: see \`mlzoo info\`)`);
   }
 }
 

@@ -70,7 +70,15 @@ afterAll(async () => {
 
 describe('mlzoo info', () => {
   it('lists mlp_fashion_mnist with its preset parameter count, checked by building it', async () => {
-    const { code, stdout } = await mlzoo(['info', '--json', '--backend', 'cpu']);
+    const { code, stdout } = await mlzoo([
+      'info',
+      '--verify',
+      '--filter',
+      'mlp_*',
+      '--json',
+      '--backend',
+      'cpu',
+    ]);
     expect(code).toBe(0);
     const result = JSON.parse(stdout);
     const mlp = result.models.find((model: { name: string }) => model.name === MODEL);
@@ -97,13 +105,33 @@ describe('mlzoo info', () => {
   it('prints a human table without --json', async () => {
     const { code, stdout } = await mlzoo(['info', '--backend', 'cpu']);
     expect(code).toBe(0);
+    expect(stdout).toMatch(/mlp_fashion_mnist\s+535,818\s+@mlzoo\/layers/);
+    // the vision packages register their presets too (not built without --verify)
+    expect(stdout).toMatch(/mixer_b16_224\s+59,880,472\s+@mlzoo\/mixers/);
+    expect(stdout).toMatch(/swin_tiny_patch4_window7_224\s+28,288,354\s+@mlzoo\/vit/);
+  });
+
+  it('--verify builds the listed models and checks their counts', async () => {
+    const { code, stdout } = await mlzoo([
+      'info',
+      '--verify',
+      '--filter',
+      '*_fashion_mnist',
+      '--backend',
+      'cpu',
+    ]);
+    expect(code, stdout).toBe(0);
     expect(stdout).toMatch(/mlp_fashion_mnist\s+535,818\s+ok/);
+    expect(stdout).not.toMatch(/MISMATCH/);
   });
 
   it('rejects an unknown model with one line and exit code 1', async () => {
     const { code, stderr } = await mlzoo(['info', 'no_such_model', '--backend', 'cpu']);
     expect(code).toBe(1);
-    expect(stderr.trim()).toBe(`mlzoo: unknown model 'no_such_model' (available: ${MODEL})`);
+    expect(stderr.trim()).toMatch(/^mlzoo: unknown model 'no_such_model' \(\d+ models: see `mlzoo info`\)$/);
+    const similar = await mlzoo(['info', 'mlp_fashion', '--backend', 'cpu']);
+    expect(similar.code).toBe(1);
+    expect(similar.stderr).toContain('similar: mlp_fashion_mnist');
   });
 });
 

@@ -1,7 +1,8 @@
-// `mlzoo info [model]`: registered models with parameter counts (the preset's, checked by building the
-// model), or one model's config and state-dict keys and shapes.
+// `mlzoo info [model]`: registered models with their presets' parameter counts (with --verify, each
+// checked by building the model), or one model's config and state-dict keys and shapes (built).
 import { listModels } from '@mlzoo/core';
 import { selectBackend } from '../backend.js';
+import { UsageError } from '../errors.js';
 import { registerAllModels } from '../models.js';
 import { formatCount, formatTable, type Output } from '../output.js';
 import { buildModel, modelPreset } from '../weights.js';
@@ -10,10 +11,10 @@ export interface ModelSummary {
   name: string;
   /** The preset's parameter count. */
   numParameters: number;
-  /** Counted on a freshly built model. */
-  builtParameters: number;
-  /** True when the two counts agree. */
-  matches: boolean;
+  /** Counted on a freshly built model (absent when the list was not verified). */
+  builtParameters?: number;
+  /** True when the two counts agree (absent when the list was not verified). */
+  matches?: boolean;
   description?: string;
   packageName?: string;
 }
@@ -64,6 +65,20 @@ function summarize(name: string): { summary: ModelSummary; details: () => ModelD
 export interface InfoOptions {
   /** Backend the models are built on (default: $MLZOO_BACKEND or auto). */
   backend?: string;
+  /** List only the models matching this glob ('*' wildcards), e.g. 'vit_*'. */
+  filter?: string;
+  /** Build every listed model and check its parameter count against the preset's. */
+  verify?: boolean;
+}
+
+function presetSummary(name: string): ModelSummary {
+  const preset = modelPreset(name);
+  return {
+    name,
+    numParameters: preset.numParameters,
+    ...(preset.description ? { description: preset.description } : {}),
+    ...(preset.packageName ? { packageName: preset.packageName } : {}),
+  };
 }
 
 export async function info(
@@ -83,7 +98,7 @@ export async function info(
     if (model.paper) output.line(`paper: ${model.paper}`);
     if (model.source) output.line(`source: ${model.source}`);
     output.line(
-      `parameters: ${formatCount(model.numParameters)} (preset), ${formatCount(model.builtParameters)} (built)` +
+      `parameters: ${formatCount(model.numParameters)} (preset), ${formatCount(model.builtParameters ?? 0)} (built)` +
         (model.matches ? '' : '  MISMATCH'),
     );
     output.line(`config: ${JSON.stringify(model.config)}`);
@@ -101,19 +116,24 @@ export async function info(
     output.result(result);
     return result;
   }
-  const models = listModels().map((name) => summarize(name).summary);
-  const mismatches = models.filter((model) => !model.matches).map((model) => model.name);
+  const names = listModels(options.filter);
+  if (names.length === 0) throw new UsageError(`no registered model matches '${options.filter}'`);
+  // building every preset (some have ~90M parameters) takes a while: only when asked
+  const models = names.map((name) => (options.verify ? summarize(name).summary : presetSummary(name)));
+  const mismatches = models.filter((model) => model.matches === false).map((model) => model.name);
   const rows = [
-    ['model', 'parameters', 'built', 'package', 'description'],
+    ['model', 'parameters', ...(options.verify ? ['built'] : []), 'package', 'description'],
     ...models.map((model) => [
       model.name,
       formatCount(model.numParameters),
-      model.matches ? 'ok' : `${formatCount(model.builtParameters)} MISMATCH`,
+      ...(options.verify
+        ? [model.matches ? 'ok' : `${formatCount(model.builtParameters ?? 0)} MISMATCH`]
+        : []),
       model.packageName ?? '',
       model.description ?? '',
     ]),
   ];
-  output.line(formatTable(rows, [false, true, false, false, false]));
+  output.line(formatTable(rows, [false, true, ...(options.verify ? [false] : []), false, false]));
   if (mismatches.length > 0) {
     output.warn(`built parameter count differs from the preset for: ${mismatches.join(', ')}`);
   }
