@@ -69,7 +69,8 @@ export interface ActivatorConfig {
   random?: Random;
 }
 
-interface ResolvedActivatorConfig {
+/** An `ActivatorConfig` with every default filled in (the model's `config`). */
+export interface ResolvedActivatorConfig {
   imgSize: [number, number];
   patchSize: number;
   inChans: number;

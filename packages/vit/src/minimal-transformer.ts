@@ -99,7 +99,8 @@ export interface MinimalTransformerConfig {
   random?: Random;
 }
 
-interface ResolvedConfig {
+/** A `MinimalTransformerConfig` with every default filled in (the model's `config`). */
+export interface ResolvedMinimalTransformerConfig {
   imgSize: [number, number];
   patchSize: number;
   inChans: number;
@@ -121,10 +122,10 @@ interface ResolvedConfig {
 
 const SIMILARITIES: readonly MinimalSimilarity[] = ['separate', 'collapsed', 'symmetric'];
 
-function resolveConfig(config: MinimalTransformerConfig): ResolvedConfig {
+function resolveConfig(config: MinimalTransformerConfig): ResolvedMinimalTransformerConfig {
   const size = config.imgSize ?? 28;
   const embedDim = config.embedDim ?? 64;
-  const resolved: ResolvedConfig = {
+  const resolved: ResolvedMinimalTransformerConfig = {
     imgSize: typeof size === 'number' ? [size, size] : [size[0], size[1]],
     patchSize: config.patchSize ?? 7,
     inChans: config.inChans ?? 1,
@@ -410,7 +411,7 @@ export class MinimalPatchEmbedding extends Module {
 }
 
 /** The reference's `TransformerEncoder`: `layers.{i}`. */
-class MinimalEncoder extends Module {
+export class MinimalEncoder extends Module {
   readonly layers: ModuleList<MinimalEncoderLayer>;
 
   constructor(layers: MinimalEncoderLayer[]) {
@@ -438,7 +439,7 @@ class MinimalEncoder extends Module {
  * ```
  */
 export class MinimalTransformer extends Module implements Classifier {
-  readonly config: Readonly<ResolvedConfig>;
+  readonly config: Readonly<ResolvedMinimalTransformerConfig>;
   readonly gridSize: [number, number];
   readonly numFeatures: number;
   readonly headHiddenSize: number;
