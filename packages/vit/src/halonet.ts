@@ -1,0 +1,816 @@
+// HaloNet-style blocked local self-attention: Vaswani, Ramachandran, Srinivas, Parmar, Hechtman, Shlens,
+// "Scaling Local Self-Attention for Parameter Efficient Visual Backbones", CVPR 2021, arXiv:2103.12731
+// (https://arxiv.org/abs/2103.12731). There is no official code: the attention follows timm's
+// `timm/layers/halo_attn.py` (`HaloAttn`, `PosEmbedRel`) and the block timm's `SelfAttnBlock`
+// (`timm/models/byobnet.py`), with their parameter names. The classifier around them (`HaloNet`) is an
+// mlzoo configuration (stem, stages of halo bottleneck blocks, pooled `head.fc`), not timm's
+// `halonet26t`, whose tiered stem and mixed conv/attention stages are not re-created here.
+import {
+  type Classifier,
+  type ForwardHeadOptions,
+  type ForwardIntermediatesOptions,
+  type ForwardOptions,
+  init,
+  type ModelPreset,
+  Module,
+  ModuleList,
+  type Random,
+  registerModel,
+  resolveIntermediateIndices,
+} from '@mlzoo/core';
+import {
+  BatchNorm,
+  Conv2d,
+  dropout,
+  Identity,
+  Linear,
+  normalizeScores,
+  SCORE_NORMS,
+  type ScoreNorm,
+} from '@mlzoo/layers';
+import * as tf from '@tensorflow/tfjs-core';
+
+/** timm's `make_divisible`: round to a multiple of `divisor`, never more than 10% below `value`. */
+export function makeDivisible(value: number, divisor = 8, roundLimit = 0.9): number {
+  let result = Math.max(divisor, Math.floor((value + divisor / 2) / divisor) * divisor);
+  if (result < roundLimit * value) result += divisor;
+  return result;
+}
+
+/** Score normalisation of the halo attention (see `normalizeScores` in @mlzoo/layers). */
+export interface HaloAttentionScoreConfig {
+  /** Default 'softmax' (timm's). */
+  scoreNorm?: ScoreNorm;
+  sigmoidBias?: number;
+  clipGamma?: number;
+  clipZeta?: number;
+}
+
+/**
+ * Selector [queries * window, 2 window - 1] with a one at column (k - q + window - 1) for query position
+ * q and key position k: the relative-to-absolute shift of timm's `rel_logits_1d`, as a matMul.
+ */
+function relativeSelector(queries: number, window: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const index = new Int32Array(queries * window);
+    for (let q = 0; q < queries; q++)
+      for (let k = 0; k < window; k++) index[q * window + k] = k - q + window - 1;
+    return tf.oneHot(tf.tensor1d(index, 'int32'), 2 * window - 1) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Relative position logits factorised into height and width (timm's `PosEmbedRel`): for a query at
+ * (qy, qx) of a block and a key at (ky, kx) of its window, q . height_rel[ky - qy + win - 1] +
+ * q . width_rel[kx - qx + win - 1]. State dict: `height_rel`, `width_rel` [2 win - 1, dimHead].
+ */
+export class PosEmbedRel extends Module {
+  readonly blockSize: number;
+  readonly winSize: number;
+  readonly dimHead: number;
+  readonly heightRel: tf.Variable;
+  readonly widthRel: tf.Variable;
+  readonly #selector: tf.Tensor2D;
+
+  constructor(options: {
+    blockSize: number;
+    winSize: number;
+    dimHead: number;
+    scale: number;
+    random?: Random;
+  }) {
+    super();
+    this.blockSize = options.blockSize;
+    this.winSize = options.winSize;
+    this.dimHead = options.dimHead;
+    const shape = [2 * options.winSize - 1, options.dimHead];
+    this.heightRel = this.addParameter(
+      'height_rel',
+      init.truncNormal(shape, { std: options.scale, random: options.random }),
+    );
+    this.widthRel = this.addParameter(
+      'width_rel',
+      init.truncNormal(shape, { std: options.scale, random: options.random }),
+    );
+    this.#selector = relativeSelector(this.blockSize, this.winSize);
+  }
+
+  /** Queries [N, blocks, bs * bs, dimHead] -> logits [N, blocks, bs * bs, win * win]. */
+  forward(q: tf.Tensor): tf.Tensor {
+    const [batch, blocks] = q.shape as [number, number, number, number];
+    const size = this.blockSize;
+    const win = this.winSize;
+    const dim = this.dimHead;
+    return tf.tidy(() => {
+      const count = batch * blocks;
+      const grid = tf.reshape(q, [count, size, size, dim]); // [N, qy, qx, d]
+      // e[q, k, d] = rel[k - q + win - 1, d], as [q, d, k] for a matMul batched over q
+      const embed = (table: tf.Tensor) =>
+        tf.transpose(tf.reshape(tf.matMul(this.#selector, table), [size, win, dim]), [0, 2, 1]);
+      // width: batched over qx
+      const byColumn = tf.reshape(tf.transpose(grid, [2, 0, 1, 3]), [size, count * size, dim]);
+      const widthLogits = tf.transpose(
+        tf.reshape(tf.matMul(byColumn, embed(this.widthRel)), [size, count, size, win]),
+        [1, 2, 0, 3],
+      ); // [N, qy, qx, kx]
+      // height: batched over qy
+      const byRow = tf.reshape(tf.transpose(grid, [1, 0, 2, 3]), [size, count * size, dim]);
+      const heightLogits = tf.transpose(
+        tf.reshape(tf.matMul(byRow, embed(this.heightRel)), [size, count, size, win]),
+        [1, 0, 2, 3],
+      ); // [N, qy, qx, ky]
+      const logits = tf.add(tf.expandDims(heightLogits, 4), tf.expandDims(widthLogits, 3));
+      return tf.reshape(logits, [batch, blocks, size * size, win * win]);
+    });
+  }
+
+  override dispose(): void {
+    this.#selector.dispose();
+    super.dispose();
+  }
+}
+
+export interface HaloAttnOptions {
+  dim: number;
+  /** Output channels (default dim); divisible by numHeads. */
+  dimOut?: number;
+  /** 1 or 2: queries are taken with this stride (or the output average-pooled, see avgDown). */
+  stride?: number;
+  /** Default 8. */
+  numHeads?: number;
+  /** q/k channels per head (default make_divisible(dimOut * qkRatio, 8) / numHeads). */
+  dimHead?: number | null;
+  /** Query block size b (default 8); H and W must be multiples of it. */
+  blockSize?: number;
+  /** Halo h (default 3): keys and values come from the (b + 2h)^2 window around each block. */
+  haloSize?: number;
+  /** Default 1. */
+  qkRatio?: number;
+  /** Bias on q and kv (default false). */
+  qkvBias?: boolean;
+  /** With stride 2, average-pool the output instead of striding the queries (default false). */
+  avgDown?: boolean;
+  /** Scale the position logits with q k (default false). */
+  scalePosEmbed?: boolean;
+  attention?: HaloAttentionScoreConfig;
+  random?: Random;
+}
+
+/**
+ * timm's `HaloAttn` on NHWC maps: q = 1x1 conv (stride = block stride), kv = 1x1 conv; every b x b query
+ * block attends to the (b + 2h) x (b + 2h) zero-padded window around it with logits
+ * q k^T / sqrt(dimHead) + relative position logits, normalised by `normalizeScores` (softmax default).
+ * State dict: `q.weight` [heads dqk, dim, 1, 1], `kv.weight` [heads (dqk + dv), dim, 1, 1] (per head:
+ * k then v channels, as timm's reshape), `pos_embed.height_rel`, `pos_embed.width_rel`.
+ */
+export class HaloAttn extends Module {
+  readonly numHeads: number;
+  readonly dimHeadQk: number;
+  readonly dimHeadV: number;
+  readonly dimOutQk: number;
+  readonly dimOutV: number;
+  readonly scale: number;
+  readonly scalePosEmbed: boolean;
+  readonly blockSize: number;
+  readonly blockSizeDs: number;
+  readonly haloSize: number;
+  readonly winSize: number;
+  readonly blockStride: number;
+  readonly useAvgPool: boolean;
+  readonly attention: HaloAttentionScoreConfig;
+  readonly q: Conv2d;
+  readonly kv: Conv2d;
+  readonly posEmbed: PosEmbedRel;
+
+  constructor(options: HaloAttnOptions) {
+    super();
+    const dimOut = options.dimOut ?? options.dim;
+    const numHeads = options.numHeads ?? 8;
+    const stride = options.stride ?? 1;
+    if (dimOut % numHeads !== 0 || (stride !== 1 && stride !== 2)) {
+      throw new Error(
+        `HaloAttn: dimOut (${dimOut}) must be divisible by numHeads (${numHeads}) and stride 1 or 2, got ${stride}`,
+      );
+    }
+    this.numHeads = numHeads;
+    this.dimHeadQk =
+      options.dimHead ?? Math.floor(makeDivisible(dimOut * (options.qkRatio ?? 1), 8) / numHeads);
+    this.dimHeadV = dimOut / numHeads;
+    this.dimOutQk = numHeads * this.dimHeadQk;
+    this.dimOutV = numHeads * this.dimHeadV;
+    this.scale = this.dimHeadQk ** -0.5;
+    this.scalePosEmbed = options.scalePosEmbed ?? false;
+    this.blockSize = options.blockSize ?? 8;
+    this.haloSize = options.haloSize ?? 3;
+    this.winSize = this.blockSize + 2 * this.haloSize;
+    this.useAvgPool = stride > 1 && ((options.avgDown ?? false) || this.blockSize % stride !== 0);
+    this.blockStride = stride > 1 && !this.useAvgPool ? stride : 1;
+    this.blockSizeDs = this.blockSize / this.blockStride;
+    this.attention = { ...options.attention };
+    const random = options.random;
+    const bias = options.qkvBias ?? false;
+    this.q = this.addModule(
+      'q',
+      new Conv2d({
+        inChannels: options.dim,
+        outChannels: this.dimOutQk,
+        kernelSize: 1,
+        stride: this.blockStride,
+        bias,
+        random,
+      }),
+    );
+    this.kv = this.addModule(
+      'kv',
+      new Conv2d({
+        inChannels: options.dim,
+        outChannels: this.dimOutQk + this.dimOutV,
+        kernelSize: 1,
+        bias,
+        random,
+      }),
+    );
+    this.posEmbed = this.addModule(
+      'pos_embed',
+      new PosEmbedRel({
+        blockSize: this.blockSizeDs,
+        winSize: this.winSize,
+        dimHead: this.dimHeadQk,
+        scale: this.scale,
+        random,
+      }),
+    );
+    // timm's reset_parameters: trunc_normal(std = fan_in^-0.5) for q and kv
+    const std = options.dim ** -0.5;
+    tf.tidy(() => {
+      this.q.weight.assign(init.truncNormal(this.q.weight.shape, { std, random }));
+      this.kv.weight.assign(init.truncNormal(this.kv.weight.shape, { std, random }));
+    });
+  }
+
+  /** [B, H, W, dim] -> [B, H / stride, W / stride, dimOut]. */
+  forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
+    void options;
+    this.checkShape(input, ['B', 'H', 'W', this.kv.inChannels]);
+    const [batch, height, width] = input.shape as [number, number, number, number];
+    if (height % this.blockSize !== 0 || width % this.blockSize !== 0) {
+      throw new Error(
+        `${this.location}: input ${height}x${width} is not a multiple of the block size ${this.blockSize}`,
+      );
+    }
+    const size = this.blockSize;
+    const small = this.blockSizeDs;
+    const win = this.winSize;
+    const heads = this.numHeads;
+    const { dimHeadQk, dimHeadV } = this;
+    const rows = height / size;
+    const columns = width / size;
+    const blocks = rows * columns;
+    return tf.tidy(() => {
+      // queries [B heads, blocks, small^2, dqk]
+      const queryMap = tf.reshape(this.q.forward(input), [batch, rows, small, columns, small, this.dimOutQk]);
+      const queryBlocks = tf.reshape(tf.transpose(queryMap, [0, 1, 3, 2, 4, 5]), [
+        batch,
+        blocks,
+        small * small,
+        heads,
+        dimHeadQk,
+      ]);
+      const q = tf.reshape(tf.transpose(queryBlocks, [0, 3, 1, 2, 4]), [
+        batch * heads,
+        blocks,
+        small * small,
+        dimHeadQk,
+      ]);
+      // overlapping (b + 2h)^2 windows of the zero-padded kv map: [B heads, blocks, win^2, dqk + dv]
+      const halo = this.haloSize;
+      const kvMap = tf.pad(this.kv.forward(input), [
+        [0, 0],
+        [halo, halo],
+        [halo, halo],
+        [0, 0],
+      ]);
+      const channels = this.dimOutQk + this.dimOutV;
+      const paddedWidth = width + 2 * halo;
+      const rowWindows = tf.stack(
+        Array.from({ length: rows }, (_, row) =>
+          tf.slice(kvMap, [0, row * size, 0, 0], [batch, win, paddedWidth, channels]),
+        ),
+        1,
+      ); // [B, rows, win, Wp, C]
+      const windows = tf.stack(
+        Array.from({ length: columns }, (_, column) =>
+          tf.slice(rowWindows, [0, 0, 0, column * size, 0], [batch, rows, win, win, channels]),
+        ),
+        2,
+      ); // [B, rows, columns, win, win, C]
+      const keyValues = tf.transpose(
+        tf.reshape(windows, [batch, blocks, win * win, heads, dimHeadQk + dimHeadV]),
+        [0, 3, 1, 2, 4],
+      );
+      const [k, v] = tf.split(
+        tf.reshape(keyValues, [batch * heads, blocks, win * win, dimHeadQk + dimHeadV]),
+        [dimHeadQk, dimHeadV],
+        3,
+      ) as [tf.Tensor, tf.Tensor];
+      const qk = tf.matMul(q, k, false, true);
+      const positional = this.posEmbed.forward(q);
+      const scores = this.scalePosEmbed
+        ? tf.mul(tf.add(qk, positional), this.scale)
+        : tf.add(tf.mul(qk, this.scale), positional);
+      const weights = normalizeScores(scores, this.attention);
+      const heads4 = tf.reshape(tf.matMul(weights, v), [batch, heads, blocks, small * small, dimHeadV]);
+      // fold back: channel = head * dv + c
+      const perBlock = tf.reshape(tf.transpose(heads4, [0, 2, 3, 1, 4]), [
+        batch,
+        rows,
+        columns,
+        small,
+        small,
+        this.dimOutV,
+      ]);
+      let output = tf.reshape(tf.transpose(perBlock, [0, 1, 3, 2, 4, 5]), [
+        batch,
+        rows * small,
+        columns * small,
+        this.dimOutV,
+      ]);
+      if (this.useAvgPool) output = tf.avgPool(output as tf.Tensor4D, 2, 2, 'valid');
+      return output;
+    });
+  }
+}
+
+/** timm's `ConvNormAct`: `conv` (bias-free) -> `bn` -> ReLU (unless `act` is false). */
+export class ConvNormAct extends Module {
+  readonly conv: Conv2d;
+  readonly bn: BatchNorm;
+  readonly act: boolean;
+
+  constructor(options: {
+    inChannels: number;
+    outChannels: number;
+    kernelSize: number;
+    stride?: number;
+    act?: boolean;
+    random?: Random;
+  }) {
+    super();
+    this.act = options.act ?? true;
+    this.conv = this.addModule(
+      'conv',
+      new Conv2d({
+        inChannels: options.inChannels,
+        outChannels: options.outChannels,
+        kernelSize: options.kernelSize,
+        stride: options.stride ?? 1,
+        padding: Math.floor((options.kernelSize - 1) / 2),
+        bias: false,
+        random: options.random,
+      }),
+    );
+    this.bn = this.addModule('bn', new BatchNorm({ numFeatures: options.outChannels }));
+  }
+
+  forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
+    return tf.tidy(() => {
+      const x = this.bn.forward(this.conv.forward(input), options);
+      return this.act ? tf.relu(x) : x;
+    });
+  }
+}
+
+export interface HaloBlockOptions {
+  inChs: number;
+  outChs: number;
+  stride?: number;
+  /** Bottleneck width = make_divisible(outChs * bottleRatio) (default 0.25). */
+  bottleRatio?: number;
+  numHeads?: number;
+  blockSize?: number;
+  haloSize?: number;
+  attention?: HaloAttentionScoreConfig;
+  random?: Random;
+}
+
+/**
+ * timm's `SelfAttnBlock` with `HaloAttn`: shortcut (1x1 conv + BN when shapes change) + conv1_1x1
+ * (ConvNormAct) -> self_attn -> post_attn (BN + ReLU) -> conv3_1x1 (conv + BN), then ReLU.
+ */
+export class HaloBlock extends Module {
+  readonly shortcut: ConvNormAct | null;
+  readonly conv1_1x1: ConvNormAct;
+  readonly selfAttn: HaloAttn;
+  readonly postAttn: BatchNorm;
+  readonly conv3_1x1: ConvNormAct;
+
+  constructor(options: HaloBlockOptions) {
+    super();
+    const { inChs, outChs, random } = options;
+    const stride = options.stride ?? 1;
+    const mid = makeDivisible(outChs * (options.bottleRatio ?? 0.25));
+    this.shortcut =
+      inChs !== outChs || stride !== 1
+        ? this.addModule(
+            'shortcut',
+            new ConvNormAct({
+              inChannels: inChs,
+              outChannels: outChs,
+              kernelSize: 1,
+              stride,
+              act: false,
+              random,
+            }),
+          )
+        : null;
+    this.conv1_1x1 = this.addModule(
+      'conv1_1x1',
+      new ConvNormAct({ inChannels: inChs, outChannels: mid, kernelSize: 1, random }),
+    );
+    this.selfAttn = this.addModule(
+      'self_attn',
+      new HaloAttn({
+        dim: mid,
+        stride,
+        numHeads: options.numHeads,
+        blockSize: options.blockSize,
+        haloSize: options.haloSize,
+        attention: options.attention,
+        random,
+      }),
+    );
+    this.postAttn = this.addModule('post_attn', new BatchNorm({ numFeatures: mid }));
+    this.conv3_1x1 = this.addModule(
+      'conv3_1x1',
+      new ConvNormAct({ inChannels: mid, outChannels: outChs, kernelSize: 1, act: false, random }),
+    );
+  }
+
+  forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
+    return tf.tidy(() => {
+      let x = this.conv1_1x1.forward(input, options);
+      x = tf.relu(this.postAttn.forward(this.selfAttn.forward(x, options), options));
+      x = this.conv3_1x1.forward(x, options);
+      const shortcut = this.shortcut ? this.shortcut.forward(input, options) : input;
+      return tf.relu(tf.add(x, shortcut));
+    });
+  }
+}
+
+/** One stage of halo blocks: output channels, number of blocks, stride of the first block. */
+export interface HaloStageConfig {
+  outChs: number;
+  depth: number;
+  stride: number;
+}
+
+export interface HaloNetConfig {
+  /** Image size, square or [height, width] (default 256). */
+  imgSize?: number | readonly [number, number];
+  /** Default 3. */
+  inChans?: number;
+  /** Default 1000 (0: `forward` returns pooled features). */
+  numClasses?: number;
+  /** Stem conv (3x3, stride stemStride) width (default 64). */
+  stemChs?: number;
+  /** Default 2. */
+  stemStride?: number;
+  /** 3x3 stride-2 max-pool after the stem (default true). */
+  stemPool?: boolean;
+  /** Stages of halo blocks (default 256/512/1024/2048 channels, 2 blocks each, strides 1, 2, 2, 2). */
+  stages?: readonly HaloStageConfig[];
+  /** Bottleneck ratio of the blocks (default 0.25). */
+  bottleRatio?: number;
+  /** Attention heads (default 8). */
+  numHeads?: number;
+  /** Query block size (default 8). */
+  blockSize?: number;
+  /** Halo (default 3, the paper's). */
+  haloSize?: number;
+  /** Dropout before the classifier (default 0). */
+  dropRate?: number;
+  attention?: HaloAttentionScoreConfig;
+  random?: Random;
+}
+
+const DEFAULT_STAGES: HaloStageConfig[] = [
+  { outChs: 256, depth: 2, stride: 1 },
+  { outChs: 512, depth: 2, stride: 2 },
+  { outChs: 1024, depth: 2, stride: 2 },
+  { outChs: 2048, depth: 2, stride: 2 },
+];
+
+/**
+ * A HaloNet-style classifier (mlzoo configuration) on NHWC images: `stem` (ConvNormAct 3x3), optional
+ * max-pool, `stages.{i}.{j}` halo blocks (timm's SelfAttnBlock names), global average pool, `head.fc`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { HaloNet } from '@mlzoo/vit';
+ *
+ * const model = new HaloNet({ imgSize: 16, inChans: 1, numClasses: 10, stemChs: 8, stemStride: 1,
+ *   stemPool: false, stages: [{ outChs: 32, depth: 1, stride: 1 }], numHeads: 2, blockSize: 4, haloSize: 1 });
+ * model.forward(tf.zeros([2, 16, 16, 1])).shape; // [2, 10]
+ * ```
+ */
+export class HaloNet extends Module implements Classifier {
+  readonly imgSize: [number, number];
+  readonly inChans: number;
+  readonly stemPool: boolean;
+  readonly dropRate: number;
+  readonly numFeatures: number;
+  readonly headHiddenSize: number;
+  readonly classifierName = 'head.fc';
+  readonly firstLayerName = 'stem.conv';
+  readonly stem: ConvNormAct;
+  readonly stages: ModuleList<ModuleList<HaloBlock>>;
+  readonly head: HaloHead;
+  #numClasses: number;
+  readonly #random: Random | undefined;
+
+  constructor(config: HaloNetConfig = {}) {
+    super();
+    const size = config.imgSize ?? 256;
+    this.imgSize = typeof size === 'number' ? [size, size] : [size[0], size[1]];
+    this.inChans = config.inChans ?? 3;
+    this.#numClasses = config.numClasses ?? 1000;
+    const stemChs = config.stemChs ?? 64;
+    const stemStride = config.stemStride ?? 2;
+    this.stemPool = config.stemPool ?? true;
+    const stages = (config.stages ?? DEFAULT_STAGES).map((stage) => ({ ...stage }));
+    const blockSize = config.blockSize ?? 8;
+    const haloSize = config.haloSize ?? 3;
+    const numHeads = config.numHeads ?? 8;
+    const bottleRatio = config.bottleRatio ?? 0.25;
+    this.dropRate = config.dropRate ?? 0;
+    this.#random = config.random;
+    const scoreNorm = config.attention?.scoreNorm ?? 'softmax';
+
+    // resolutions each block's attention sees, checked against the block size before any variable exists
+    const positive = (value: number) => Number.isInteger(value) && value > 0;
+    const problems: string[] = [];
+    if (!this.imgSize.every(positive))
+      problems.push(`imgSize must be positive integers, got ${JSON.stringify(size)}`);
+    if (!positive(this.inChans)) problems.push(`inChans must be a positive integer, got ${this.inChans}`);
+    if (!(Number.isInteger(this.#numClasses) && this.#numClasses >= 0))
+      problems.push(`numClasses must be a non-negative integer, got ${this.#numClasses}`);
+    if (!(positive(stemChs) && (stemStride === 1 || stemStride === 2)))
+      problems.push(`stemChs must be positive and stemStride 1 or 2, got ${stemChs}, ${stemStride}`);
+    if (!(positive(blockSize) && Number.isInteger(haloSize) && haloSize >= 0 && positive(numHeads)))
+      problems.push(`blockSize and numHeads must be positive and haloSize non-negative`);
+    if (!SCORE_NORMS.includes(scoreNorm))
+      problems.push(`attention.scoreNorm must be one of ${SCORE_NORMS.join(', ')}`);
+    if (stages.length === 0) problems.push('stages must not be empty');
+    let resolution = this.imgSize.map((value) => {
+      const afterStem = Math.floor((value - 1) / stemStride) + 1;
+      return this.stemPool ? Math.floor((afterStem - 1) / 2) + 1 : afterStem;
+    });
+    stages.forEach((stage, index) => {
+      if (!(positive(stage.outChs) && positive(stage.depth) && (stage.stride === 1 || stage.stride === 2))) {
+        problems.push(`stage ${index}: outChs and depth must be positive, stride 1 or 2`);
+        return;
+      }
+      const mid = makeDivisible(stage.outChs * bottleRatio);
+      if (mid % numHeads !== 0)
+        problems.push(`stage ${index}: bottleneck width ${mid} is not divisible by numHeads ${numHeads}`);
+      if (!resolution.every((value) => value % blockSize === 0)) {
+        problems.push(
+          `stage ${index}: feature map ${resolution.join('x')} is not a multiple of blockSize ${blockSize}`,
+        );
+      }
+      if (stage.stride === 2) resolution = resolution.map((value) => value / 2);
+      if (
+        stage.depth > 1 &&
+        !resolution.every((value) => Number.isInteger(value) && value % blockSize === 0)
+      ) {
+        problems.push(
+          `stage ${index}: feature map ${resolution.join('x')} after the stride is not a multiple of blockSize ${blockSize}`,
+        );
+      }
+    });
+    if (problems.length > 0) throw new Error(`HaloNet: ${problems.join('; ')}`);
+
+    const random = this.#random;
+    this.stem = this.addModule(
+      'stem',
+      new ConvNormAct({
+        inChannels: this.inChans,
+        outChannels: stemChs,
+        kernelSize: 3,
+        stride: stemStride,
+        random,
+      }),
+    );
+    this.stages = this.addModule('stages', new ModuleList<ModuleList<HaloBlock>>());
+    let inChs = stemChs;
+    for (const stage of stages) {
+      const blocks = new ModuleList<HaloBlock>();
+      for (let index = 0; index < stage.depth; index++) {
+        blocks.append(
+          new HaloBlock({
+            inChs,
+            outChs: stage.outChs,
+            stride: index === 0 ? stage.stride : 1,
+            bottleRatio,
+            numHeads,
+            blockSize,
+            haloSize,
+            attention: config.attention,
+            random,
+          }),
+        );
+        inChs = stage.outChs;
+      }
+      this.stages.append(blocks);
+    }
+    this.numFeatures = inChs;
+    this.headHiddenSize = inChs;
+    this.head = this.addModule('head', new HaloHead(inChs, this.#numClasses, this.dropRate, random));
+  }
+
+  get numClasses(): number {
+    return this.#numClasses;
+  }
+
+  #stem(input: tf.Tensor, options: ForwardOptions): tf.Tensor {
+    const x = this.stem.forward(input, options);
+    return this.stemPool ? tf.maxPool(x as tf.Tensor4D, 3, 2, 1) : x;
+  }
+
+  /** Image [B, H, W, C] -> last stage map [B, h, w, numFeatures]. */
+  forwardFeatures(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
+    this.checkShape(input, ['B', this.imgSize[0], this.imgSize[1], this.inChans]);
+    return tf.tidy(() => {
+      let x = this.#stem(input, options);
+      for (const blocks of this.stages) for (const block of blocks) x = block.forward(x, options);
+      return x;
+    });
+  }
+
+  forwardHead(features: tf.Tensor, options: ForwardHeadOptions = {}): tf.Tensor {
+    this.checkShape(features, ['B', 'h', 'w', this.numFeatures], 'features');
+    return this.head.forward(features, options);
+  }
+
+  forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
+    return tf.tidy(() => this.forwardHead(this.forwardFeatures(input, options), options));
+  }
+
+  /** Stage outputs (NHWC), selected by `indices`. */
+  forwardIntermediates(input: tf.Tensor, options: ForwardIntermediatesOptions = {}): tf.Tensor[] {
+    this.checkShape(input, ['B', this.imgSize[0], this.imgSize[1], this.inChans]);
+    const chosen = new Set(resolveIntermediateIndices(options.indices, this.stages.length));
+    const last = Math.max(...chosen);
+    return tf.tidy(() => {
+      const outputs: tf.Tensor[] = [];
+      let x = this.#stem(input, options);
+      for (let stage = 0; stage <= last; stage++) {
+        for (const block of this.stages.at(stage)) x = block.forward(x, options);
+        if (chosen.has(stage)) outputs.push(x);
+      }
+      return outputs;
+    });
+  }
+
+  resetClassifier(numClasses: number): void {
+    if (!(Number.isInteger(numClasses) && numClasses >= 0)) {
+      throw new Error(`${this.location}: numClasses must be a non-negative integer, got ${numClasses}`);
+    }
+    this.head.reset(numClasses);
+    this.#numClasses = numClasses;
+  }
+}
+
+/** timm's `ClassifierHead` (average pool, dropout, `fc`). */
+export class HaloHead extends Module {
+  fc: Linear | Identity;
+  readonly #inFeatures: number;
+  readonly #dropRate: number;
+  readonly #random: Random | undefined;
+
+  constructor(inFeatures: number, numClasses: number, dropRate: number, random?: Random) {
+    super();
+    this.#inFeatures = inFeatures;
+    this.#dropRate = dropRate;
+    this.#random = random;
+    this.fc = this.addModule('fc', this.#make(numClasses));
+  }
+
+  #make(numClasses: number): Linear | Identity {
+    return numClasses > 0
+      ? new Linear({ inFeatures: this.#inFeatures, outFeatures: numClasses, random: this.#random })
+      : new Identity();
+  }
+
+  reset(numClasses: number): void {
+    this.setSubmodule('fc', this.#make(numClasses)).dispose();
+  }
+
+  forward(features: tf.Tensor, options: ForwardHeadOptions = {}): tf.Tensor {
+    return tf.tidy(() => {
+      const pooled = dropout(tf.mean(features, [1, 2]), this.#dropRate, {
+        training: options.training,
+        random: this.#random,
+      });
+      return options.preLogits ? pooled : this.fc.forward(pooled);
+    });
+  }
+}
+
+/**
+ * Parameter count of a `HaloNet` config from the module shapes, without building the model. Equals
+ * `numParameters()` of the built model.
+ */
+export function halonetParameterCount(config: HaloNetConfig = {}): number {
+  const inChans = config.inChans ?? 3;
+  const numClasses = config.numClasses ?? 1000;
+  const stemChs = config.stemChs ?? 64;
+  const numHeads = config.numHeads ?? 8;
+  const win = (config.blockSize ?? 8) + 2 * (config.haloSize ?? 3);
+  const bottleRatio = config.bottleRatio ?? 0.25;
+  let total = inChans * stemChs * 9 + 2 * stemChs;
+  let inChs = stemChs;
+  for (const stage of config.stages ?? DEFAULT_STAGES) {
+    for (let index = 0; index < stage.depth; index++) {
+      const out = stage.outChs;
+      const stride = index === 0 ? stage.stride : 1;
+      const mid = makeDivisible(out * bottleRatio);
+      const dimHeadQk = Math.floor(makeDivisible(mid, 8) / numHeads);
+      const dimOutV = mid;
+      if (inChs !== out || stride !== 1) total += inChs * out + 2 * out;
+      total += inChs * mid + 2 * mid;
+      total +=
+        mid * numHeads * dimHeadQk + mid * (numHeads * dimHeadQk + dimOutV) + 2 * (2 * win - 1) * dimHeadQk;
+      total += 2 * mid + mid * out + 2 * out;
+      inChs = out;
+    }
+  }
+  return total + (numClasses > 0 ? inChs * numClasses + numClasses : 0);
+}
+
+const PAPER = 'Scaling Local Self-Attention for Parameter Efficient Visual Backbones (arXiv:2103.12731)';
+const SOURCE =
+  'mlzoo configuration; attention and block from timm/layers/halo_attn.py and timm/models/byobnet.py';
+
+/** Presets of `HaloNet` (pure data; mlzoo configurations, not timm's halonet26t). */
+export const HALONET_PRESETS: Record<string, ModelPreset<HaloNetConfig>> = {
+  halonet_mlzoo_256: {
+    config: {
+      imgSize: 256,
+      stemChs: 64,
+      stemStride: 2,
+      stemPool: true,
+      stages: DEFAULT_STAGES,
+      numHeads: 8,
+      blockSize: 8,
+      haloSize: 3,
+    },
+    numParameters: 11_822_536,
+    description:
+      'mlzoo HaloNet configuration at 256x256: 3x3 stem + max-pool, four stages of halo bottleneck blocks (256-2048 channels, 2 blocks each), b = 8, h = 3, 8 heads. Not timm halonet26t.',
+    paper: PAPER,
+    source: SOURCE,
+    packageName: '@mlzoo/vit',
+  },
+  halonet_fashion_mnist: {
+    config: {
+      imgSize: 28,
+      inChans: 1,
+      numClasses: 10,
+      stemChs: 32,
+      stemStride: 2,
+      stemPool: false,
+      stages: [
+        { outChs: 128, depth: 2, stride: 1 },
+        { outChs: 256, depth: 2, stride: 2 },
+      ],
+      numHeads: 4,
+      blockSize: 7,
+      haloSize: 2,
+    },
+    numParameters: 146_250,
+    description:
+      'Small HaloNet for 28x28 grayscale images: 3x3 stride-2 stem (14x14), stages 128 and 256 channels (2 blocks each), b = 7, h = 2, 4 heads (stride via average pooling, as timm does for odd blocks).',
+    paper: PAPER,
+    source: 'mlzoo',
+    packageName: '@mlzoo/vit',
+  },
+};
+
+function builder(name: string) {
+  return (overrides: HaloNetConfig = {}) => new HaloNet({ ...HALONET_PRESETS[name]!.config, ...overrides });
+}
+
+export const halonetMlzoo256 = builder('halonet_mlzoo_256');
+export const halonetFashionMnist = builder('halonet_fashion_mnist');
+
+/** Factory used by the registry. */
+export function createHaloNet(config: HaloNetConfig): HaloNet {
+  return new HaloNet(config);
+}
+
+/** Registers the HaloNet presets with core's `createModel`. Nothing registers on import. */
+export function registerHaloNetModels(): void {
+  for (const [name, preset] of Object.entries(HALONET_PRESETS)) registerModel(name, createHaloNet, preset);
+}
