@@ -11,6 +11,17 @@ export {
   rbfBasis,
 } from './bases.js';
 export {
+  CONVKAN_PRESETS,
+  ConvKANClassifier,
+  type ConvKANClassifierConfig,
+  createConvKANClassifier,
+  KANConv2d,
+  type KANConv2dOptions,
+  Passthrough,
+  registerConvKanModels,
+  unfoldPatches,
+} from './convkan.js';
+export {
   type Attribution,
   BufferList,
   createKANClassifier,
@@ -35,6 +46,8 @@ export {
   type KANLinearOptions,
   kanLinearProblems,
 } from './kan-linear.js';
+export { type PlotOptions, plotActivations } from './plot.js';
+export { SKAN, type SKANConfig, SKANLinear, type SKANLinearOptions, type SKANPhase } from './skan.js';
 export {
   adaptiveGridRow,
   bsplineBasis,
@@ -52,3 +65,11 @@ export {
   type SymbolicFunction,
   suggestSymbolic,
 } from './symbolic.js';
+export {
+  createDataset,
+  disposeDataset,
+  type FitKANOptions,
+  type FitKANResult,
+  fitKAN,
+  type KANDataset,
+} from './train.js';
