@@ -1,5 +1,6 @@
 // @mlzoo/optimizers: the package's public API (named exports only; nothing registers on import).
 export { AdamW, type AdamWOptions } from './adamw.js';
+export { WeightEma, type WeightEmaOptions } from './ema.js';
 export {
   addGradientNoise,
   clipByGlobalNorm,
@@ -10,6 +11,7 @@ export {
 export { Lamb, type LambOptions } from './lamb.js';
 export { LBFGS, type LBFGSOptions } from './lbfgs.js';
 export { Lion, type LionOptions } from './lion.js';
+export { LotteryTicket, type LotteryTicketOptions } from './lottery.js';
 export { type NamedTensor, type OptimizerOptions, type SlotState, ZooOptimizer } from './optimizer-base.js';
 export { SAM, type SAMOptions } from './sam.js';
 export {
@@ -27,3 +29,11 @@ export {
   stepDecay,
 } from './schedules.js';
 export { SGD, type SGDOptions } from './sgd.js';
+export {
+  type HessianEigenvalueOptions,
+  type HessianEigenvalueResult,
+  type HessianVectorOptions,
+  hessianTopEigenvalue,
+  hessianVectorProduct,
+} from './sharpness.js';
+export { logStablemax, stablemax, stablemaxCrossEntropy, stablemaxTransform } from './stablemax.js';

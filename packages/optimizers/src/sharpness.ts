@@ -1,0 +1,146 @@
+// Sharpness: the largest eigenvalue of the loss Hessian by power iteration on Hessian-vector products,
+// the measure "When Vision Transformers Outperform ResNets without Pre-training or Strong Data
+// Augmentations" (Chen, Hsieh, Gong, ICLR 2022, arXiv:2106.01548) uses to show that SAM reaches flatter
+// minima (PyHessian, Yao et al. 2020, arXiv:1912.07145, computes it the same way).
+//
+// Two Hessian-vector products:
+// - 'finite-difference' (default): Hv ≈ (∇L(w + h·v) − ∇L(w − h·v)) / 2h with ‖v‖ = 1. Works for every
+//   model tfjs can differentiate once.
+// - 'exact': the gradient of ∇L·v (double backprop). In tfjs-core 4.22 it only works when every op's
+//   gradient is itself differentiable: matMul, conv2d, add/sub/mul/div, square, sqrt, rsqrt, pow, log,
+//   erf (exact GELU), relu, abs, maximum, moments (LayerNorm), slice, concat, gather (cpu; its gradient
+//   needs UnsortedSegmentSum, missing on wasm), transpose, cumsum,
+//   sin, softplus. It fails for ops whose gradient reuses their saved output or needs a missing kernel
+//   gradient: exp, tanh, sigmoid, elu, softmax, logSoftmax (so softmax cross-entropy), logSumExp and max
+//   (Equal), leakyRelu (Greater), prod (Cumprod), avgPool (AvgPoolGrad). test/sharpness.test.ts checks
+//   both lists.
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface HessianVectorOptions {
+  /** 'finite-difference' (default) or 'exact' (double backprop; see the op list above). */
+  method?: 'finite-difference' | 'exact';
+  /** Finite-difference step along the unit direction (default 1e-3). */
+  step?: number;
+}
+
+export interface HessianEigenvalueOptions extends HessianVectorOptions {
+  /** Power-iteration steps at most (default 20). */
+  iterations?: number;
+  /** Stop when the estimate changes by less than tolerance·|λ| (default 1e-3). */
+  tolerance?: number;
+  /** Seed of the random start vector (default 0). */
+  seed?: number;
+}
+
+export interface HessianEigenvalueResult {
+  /** The eigenvalue of largest magnitude (the top eigenvalue near a minimum). */
+  eigenvalue: number;
+  /** Estimate after each iteration. */
+  history: number[];
+  converged: boolean;
+}
+
+/**
+ * H·v for the loss `loss` (a closure over `variables`, deterministic: no dropout) at the current
+ * variable values; `vector` has one tensor per variable. Returns new tensors; the variables end as
+ * they started.
+ */
+export function hessianVectorProduct(
+  loss: () => tf.Scalar,
+  variables: readonly tf.Variable[],
+  vector: readonly tf.Tensor[],
+  options: HessianVectorOptions = {},
+): tf.Tensor[] {
+  if (vector.length !== variables.length)
+    throw new Error(`hessianVectorProduct: ${variables.length} variables but ${vector.length} vector parts`);
+  const list = [...variables];
+  if ((options.method ?? 'finite-difference') === 'exact') {
+    return tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const inner = tf.variableGrads(loss, list);
+        return tf.addN(
+          list.map((variable, index) => tf.sum(tf.mul(inner.grads[variable.name]!, vector[index]!))),
+        ) as tf.Scalar;
+      }, list);
+      value.dispose();
+      return list.map((variable) => grads[variable.name] ?? tf.zerosLike(variable));
+    });
+  }
+  const step = options.step ?? 1e-3;
+  if (!(step > 0)) throw new Error(`hessianVectorProduct: step must be positive, got ${step}`);
+  return tf.tidy(() => {
+    const originals = list.map((variable) => tf.clone(variable));
+    const norm = tf.sqrt(tf.addN(vector.map((part) => tf.sum(tf.square(part)))));
+    const unit = vector.map((part) => tf.div(part, norm));
+    const gradientAt = (sign: number) => {
+      list.forEach((variable, index) => {
+        variable.assign(tf.add(originals[index]!, tf.mul(unit[index]!, sign * step)));
+      });
+      const { value, grads } = tf.variableGrads(loss, list);
+      value.dispose();
+      return list.map((variable) => grads[variable.name] ?? tf.zerosLike(variable));
+    };
+    try {
+      const plus = gradientAt(1);
+      const minus = gradientAt(-1);
+      return plus.map((gradient, index) => tf.mul(tf.div(tf.sub(gradient, minus[index]!), 2 * step), norm));
+    } finally {
+      list.forEach((variable, index) => {
+        variable.assign(originals[index]!);
+      });
+    }
+  });
+}
+
+/**
+ * Top Hessian eigenvalue of `loss` with respect to `variables` by power iteration on Hessian-vector
+ * products (random start from `seed`).
+ *
+ * @example
+ * ```ts
+ * const { eigenvalue } = hessianTopEigenvalue(() => crossEntropy(model.forward(x), y), model.parameters());
+ * ```
+ */
+export function hessianTopEigenvalue(
+  loss: () => tf.Scalar,
+  variables: readonly tf.Variable[],
+  options: HessianEigenvalueOptions = {},
+): HessianEigenvalueResult {
+  const iterations = options.iterations ?? 20;
+  const tolerance = options.tolerance ?? 1e-3;
+  if (!Number.isInteger(iterations) || iterations < 1)
+    throw new Error(`hessianTopEigenvalue: iterations must be a positive integer, got ${iterations}`);
+  if (variables.length === 0) throw new Error('hessianTopEigenvalue: no variables');
+  const seed = options.seed ?? 0;
+  let vector = tf.tidy(() => {
+    const parts = variables.map((variable, index) =>
+      tf.randomNormal(variable.shape, 0, 1, 'float32', seed + index),
+    );
+    const norm = tf.sqrt(tf.addN(parts.map((part) => tf.sum(tf.square(part)))));
+    return parts.map((part) => tf.div(part, norm));
+  });
+  const history: number[] = [];
+  let converged = false;
+  try {
+    for (let iteration = 0; iteration < iterations; iteration++) {
+      const product = hessianVectorProduct(loss, variables, vector, options);
+      const [eigenvalue, next] = tf.tidy(() => {
+        const rayleigh = tf.addN(product.map((part, index) => tf.sum(tf.mul(part, vector[index]!))));
+        const norm = tf.sqrt(tf.addN(product.map((part) => tf.sum(tf.square(part)))));
+        return [rayleigh, product.map((part) => tf.div(part, tf.add(norm, 1e-30)))] as const;
+      });
+      const value = eigenvalue.dataSync()[0]!;
+      tf.dispose([eigenvalue, ...product, ...vector]);
+      vector = next as tf.Tensor[];
+      const previous = history[history.length - 1];
+      history.push(value);
+      if (previous != null && Math.abs(value - previous) < tolerance * Math.abs(value)) {
+        converged = true;
+        break;
+      }
+    }
+  } finally {
+    tf.dispose(vector);
+  }
+  return { eigenvalue: history[history.length - 1]!, history, converged };
+}
