@@ -1,7 +1,7 @@
 // Axial attention (Axial-DeepLab classifier): golden fixtures from a PyTorch re-creation of
 // csrhddlam/axial-deeplab's AxialAttentionNet, the shared model suite on a tiny config, preset counts,
 // and focused checks.
-import type { ForwardOptions } from '@mlzoo/core';
+import { createModel, type ForwardOptions, listModels } from '@mlzoo/core';
 import { runModelSuite } from '@mlzoo/testing';
 import { checkAgainstFixture, expectClose, fixtureNames, loadFixture } from '@mlzoo/testing/golden';
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,6 +12,7 @@ import {
   AxialAttentionNet,
   type AxialAttentionNetConfig,
   axialParameterCount,
+  registerAxialModels,
 } from '../src/axial.js';
 
 const FIXTURES = new URL('../fixtures/axial/', import.meta.url);
@@ -81,9 +82,11 @@ describe('axial presets', () => {
     }
   });
 
-  it('axial_fashion_mnist has the preset count and classifies 28x28x1', () => {
+  it('axial_fashion_mnist registers, has the preset count and classifies 28x28x1', () => {
     const preset = AXIAL_PRESETS.axial_fashion_mnist!;
-    const model = new AxialAttentionNet(preset.config);
+    registerAxialModels();
+    expect(listModels(`${'axial_fashion_mnist'.split('_')[0]}*`)).toEqual(Object.keys(AXIAL_PRESETS).sort());
+    const model = createModel<AxialAttentionNet>('axial_fashion_mnist');
     expect(model.numParameters()).toBe(preset.numParameters);
     const output = tf.tidy(() => model.forward(tf.zeros([1, 28, 28, 1])));
     expect(output.shape).toEqual([1, 10]);

@@ -1,6 +1,7 @@
 // HaloNet-style blocked local attention: golden fixtures from a PyTorch re-creation of timm's HaloAttn /
 // SelfAttnBlock in the mlzoo HaloNet configuration, the shared model suite on a tiny config, preset
 // counts and focused checks.
+import { createModel, listModels } from '@mlzoo/core';
 import { runModelSuite } from '@mlzoo/testing';
 import { checkAgainstFixture, fixtureNames, loadFixture } from '@mlzoo/testing/golden';
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,6 +13,7 @@ import {
   type HaloNetConfig,
   halonetParameterCount,
   makeDivisible,
+  registerHaloNetModels,
 } from '../src/halonet.js';
 
 const FIXTURES = new URL('../fixtures/halonet/', import.meta.url);
@@ -74,9 +76,13 @@ describe('HaloNet presets', () => {
     }
   });
 
-  it('halonet_fashion_mnist has the preset count and classifies 28x28x1', () => {
+  it('halonet_fashion_mnist registers, has the preset count and classifies 28x28x1', () => {
     const preset = HALONET_PRESETS.halonet_fashion_mnist!;
-    const model = new HaloNet(preset.config);
+    registerHaloNetModels();
+    expect(listModels(`${'halonet_fashion_mnist'.split('_')[0]}*`)).toEqual(
+      Object.keys(HALONET_PRESETS).sort(),
+    );
+    const model = createModel<HaloNet>('halonet_fashion_mnist');
     expect(model.numParameters()).toBe(preset.numParameters);
     const output = tf.tidy(() => model.forward(tf.zeros([1, 28, 28, 1])));
     expect(output.shape).toEqual([1, 10]);

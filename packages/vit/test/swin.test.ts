@@ -1,12 +1,13 @@
 // Swin Transformer: golden fixtures from a PyTorch re-creation of timm's SwinTransformer (and SwinCheX
 // heads), the shared model suite on a tiny config, preset parameter counts, and focused checks.
-import { binaryCrossEntropyWithLogits, type LossName } from '@mlzoo/core';
+import { binaryCrossEntropyWithLogits, createModel, type LossName, listModels } from '@mlzoo/core';
 import { runModelSuite } from '@mlzoo/testing';
 import { checkAgainstFixture, fixtureNames, loadFixture } from '@mlzoo/testing/golden';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
   convertSwinStateDict,
+  registerSwinModels,
   relativePositionIndex,
   SWIN_PRESETS,
   SwinTransformer,
@@ -64,9 +65,11 @@ runModelSuite({
 });
 
 describe('Swin presets', () => {
-  it('swin_fashion_mnist has the preset count and classifies 28x28x1', () => {
+  it('swin_fashion_mnist registers, has the preset count and classifies 28x28x1', () => {
     const preset = SWIN_PRESETS.swin_fashion_mnist!;
-    const model = new SwinTransformer(preset.config);
+    registerSwinModels();
+    expect(listModels(`${'swin_fashion_mnist'.split('_')[0]}*`)).toEqual(Object.keys(SWIN_PRESETS).sort());
+    const model = createModel<SwinTransformer>('swin_fashion_mnist');
     expect(model.numParameters()).toBe(preset.numParameters);
     const output = tf.tidy(() => model.forward(tf.zeros([1, 28, 28, 1])));
     expect(output.shape).toEqual([1, 10]);
