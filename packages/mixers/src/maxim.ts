@@ -791,7 +791,7 @@ interface StageOptions {
 class UNetEncoderBlock extends Module {
   readonly conv0: FlaxConv;
   readonly groups: Array<[MultiAxisGmlpBlock, Rcab]> = [];
-  readonly conv1: FlaxConv;
+  readonly conv1: FlaxConv | null;
 
   constructor(
     inChannels: number,
@@ -800,6 +800,7 @@ class UNetEncoderBlock extends Module {
     blockSize: Size,
     gridSize: Size,
     stage: StageOptions,
+    downsample = true,
   ) {
     super();
     const random = stage.random;
@@ -819,19 +820,22 @@ class UNetEncoderBlock extends Module {
       );
       this.groups.push([mixing, attention]);
     }
-    this.conv1 = this.addModule(
-      'Conv_1',
-      new FlaxConv({ inFeatures: features, features, kernelSize: 4, stride: 2, random }),
-    );
+    this.conv1 = downsample
+      ? this.addModule(
+          'Conv_1',
+          new FlaxConv({ inFeatures: features, features, kernelSize: 4, stride: 2, random }),
+        )
+      : null;
   }
 
+  /** Returns [down-sampled, full resolution]; without down-sampling both are the full-resolution output. */
   forward(input: tf.Tensor, options: ForwardOptions): [tf.Tensor, tf.Tensor] {
     return tf.tidy(() => {
       const shortcut = this.conv0.forward(input);
       let x = shortcut;
       for (const [mixing, attention] of this.groups) x = attention.forward(mixing.forward(x, options));
       x = tf.add(x, shortcut);
-      return [this.conv1.forward(x), x];
+      return [this.conv1 ? this.conv1.forward(x) : x, x];
     });
   }
 }
@@ -1126,6 +1130,340 @@ export class MaximClassifier extends Module implements Classifier {
   }
 }
 
+/**
+ * Resampling matrix [inSize, outSize] of `jax.image.resize(method='bilinear')` (antialiased, as jax's
+ * default): output o samples input coordinate (o + 0.5) inSize / outSize - 0.5 with a triangle kernel
+ * widened by inSize / outSize when down-sampling, weights normalised to sum 1 over the input.
+ */
+export function bilinearResizeMatrix(inSize: number, outSize: number): tf.Tensor2D {
+  const inverseScale = inSize / outSize;
+  const kernelScale = Math.max(inverseScale, 1);
+  const values = new Float32Array(inSize * outSize);
+  for (let o = 0; o < outSize; o++) {
+    const sample = (o + 0.5) * inverseScale - 0.5;
+    let total = 0;
+    for (let i = 0; i < inSize; i++) total += Math.max(0, 1 - Math.abs(sample - i) / kernelScale);
+    if (total === 0 || sample < -0.5 || sample > inSize - 0.5) continue;
+    for (let i = 0; i < inSize; i++) {
+      values[i * outSize + o] = Math.max(0, 1 - Math.abs(sample - i) / kernelScale) / total;
+    }
+  }
+  return tf.tensor2d(values, [inSize, outSize]);
+}
+
+/** MAXIM's `UpSampleRatio`: bilinear resize by `ratio` (a power of two) then a 1 x 1 conv (`Conv_0`). */
+class UpSampleRatio extends Module {
+  readonly inSize: Size;
+  readonly outSize: Size;
+  readonly conv: FlaxConv;
+  readonly #rows: Float32Array | null;
+  readonly #columns: Float32Array | null;
+
+  constructor(inChannels: number, features: number, inSize: Size, ratio: number, random?: Random) {
+    super();
+    this.inSize = inSize;
+    this.outSize = [Math.round(inSize[0] * ratio), Math.round(inSize[1] * ratio)];
+    this.conv = this.addModule(
+      'Conv_0',
+      new FlaxConv({ inFeatures: inChannels, features, kernelSize: 1, random }),
+    );
+    const matrix = (from: number, to: number) => {
+      if (from === to) return null;
+      const tensor = bilinearResizeMatrix(from, to);
+      const values = tensor.dataSync() as Float32Array;
+      tensor.dispose();
+      return values;
+    };
+    this.#rows = matrix(inSize[0], this.outSize[0]);
+    this.#columns = matrix(inSize[1], this.outSize[1]);
+  }
+
+  forward(input: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const [batch, , , channels] = input.shape as number[];
+      const [height, width] = this.inSize;
+      const [outHeight, outWidth] = this.outSize;
+      let x = input;
+      if (this.#rows) {
+        const rows = tf.tensor2d(this.#rows, [height, outHeight]);
+        const moved = tf.reshape(tf.transpose(x, [0, 2, 3, 1]), [-1, height]) as tf.Tensor2D;
+        x = tf.transpose(
+          tf.reshape(tf.matMul(moved, rows), [batch!, width, channels!, outHeight]),
+          [0, 3, 1, 2],
+        );
+      }
+      if (this.#columns) {
+        const columns = tf.tensor2d(this.#columns, [width, outWidth]);
+        const moved = tf.reshape(tf.transpose(x, [0, 1, 3, 2]), [-1, width]) as tf.Tensor2D;
+        x = tf.transpose(
+          tf.reshape(tf.matMul(moved, columns), [batch!, outHeight, channels!, outWidth]),
+          [0, 1, 3, 2],
+        );
+      }
+      return this.conv.forward(x);
+    });
+  }
+}
+
+/** MAXIM's `UNetDecoderBlock`: `ConvTranspose_0` (2x up) then `UNetEncoderBlock_0` (no down-sampling) on concat(x, bridge). */
+class UNetDecoderBlock extends Module {
+  readonly up: FlaxConvTransposeUp;
+  readonly block: UNetEncoderBlock;
+
+  constructor(
+    inChannels: number,
+    bridgeChannels: number,
+    features: number,
+    imageSize: Size,
+    blockSize: Size,
+    gridSize: Size,
+    stage: StageOptions,
+  ) {
+    super();
+    this.up = this.addModule(
+      'ConvTranspose_0',
+      new FlaxConvTransposeUp({ inFeatures: inChannels, features, random: stage.random }),
+    );
+    this.block = this.addModule(
+      'UNetEncoderBlock_0',
+      new UNetEncoderBlock(features + bridgeChannels, features, imageSize, blockSize, gridSize, stage, false),
+    );
+  }
+
+  forward(input: tf.Tensor, bridge: tf.Tensor, options: ForwardOptions): tf.Tensor {
+    return tf.tidy(() => this.block.forward(tf.concat([this.up.forward(input), bridge], -1), options)[0]);
+  }
+}
+
+export interface MaximUNetConfig {
+  /** Image size, square or [height, width] (default 256): it must halve exactly `depth` times. */
+  imgSize?: number | readonly [number, number];
+  /** Image channels, in and out (default 3). */
+  inChans?: number;
+  /** Channels of the first level (default 32: MAXIM-S; 64 for MAXIM-M). */
+  features?: number;
+  /** UNet levels (default 3). */
+  depth?: number;
+  numGroups?: number;
+  numBottleneckBlocks?: number;
+  channelsReduction?: number;
+  /** Levels that use the high-resolution block and grid sizes (default 2). */
+  highResStages?: number;
+  blockSizeHr?: Size;
+  blockSizeLr?: Size;
+  /** Grid size of the high-resolution levels (default (16, 16)); low-resolution levels use blockSizeLr, as the reference. */
+  gridSizeHr?: Size;
+  blockGmlpFactor?: number;
+  gridGmlpFactor?: number;
+  inputProjFactor?: number;
+  dropRate?: number;
+  random?: Random;
+}
+
+/**
+ * The one-stage MAXIM restoration UNet (`MAXIM` with num_stages = 1 and num_supervision_scales = 1:
+ * MAXIM-S-1, MAXIM-M-1) on NHWC images: returns the restored image [B, H, W, inChans] (input + output
+ * conv). Keys are MAXIM's Flax names: `stage_0_input_conv_0`, `stage_0_encoder_block_{i}`,
+ * `stage_0_global_block_{i}`, `UpSampleRatio_{n}`, `stage_0_cross_gating_block_{i}`,
+ * `stage_0_decoder_block_{i}`, `stage_0_output_conv_0`. As in the reference, the first encoder block
+ * sees its input twice (concat(x, x): the full-scale input feature is also passed as its skip).
+ * Multi-stage variants (S-2, S-3, ...) with SAM and cross-stage gating are not implemented.
+ */
+export class MaximUNet extends Module {
+  readonly imgSize: [number, number];
+  readonly inChans: number;
+  readonly depth: number;
+  readonly inputConv: FlaxConv;
+  readonly encoders: UNetEncoderBlock[] = [];
+  readonly bottlenecks: BottleneckBlock[] = [];
+  readonly crossGating: CrossGatingBlock[] = [];
+  readonly decoders: UNetDecoderBlock[] = [];
+  readonly upsamples: UpSampleRatio[] = [];
+  readonly outputConv: FlaxConv;
+
+  constructor(config: MaximUNetConfig = {}) {
+    super();
+    const size = config.imgSize ?? 256;
+    this.imgSize = typeof size === 'number' ? [size, size] : [size[0], size[1]];
+    this.inChans = config.inChans ?? 3;
+    const features = config.features ?? 32;
+    const depth = config.depth ?? 3;
+    this.depth = depth;
+    const highRes = config.highResStages ?? 2;
+    const blockHr = config.blockSizeHr ?? [16, 16];
+    const blockLr = config.blockSizeLr ?? [8, 8];
+    const gridHr = config.gridSizeHr ?? [16, 16];
+    const stage: StageOptions = {
+      numGroups: config.numGroups ?? 2,
+      channelsReduction: config.channelsReduction ?? 4,
+      blockGmlpFactor: config.blockGmlpFactor ?? 2,
+      gridGmlpFactor: config.gridGmlpFactor ?? 2,
+      inputProjFactor: config.inputProjFactor ?? 2,
+      dropRate: config.dropRate ?? 0,
+      random: config.random,
+    };
+    const numBottleneckBlocks = config.numBottleneckBlocks ?? 2;
+    const positive = (value: number) => Number.isInteger(value) && value > 0;
+    const levelSize = (level: number): Size => [this.imgSize[0] / 2 ** level, this.imgSize[1] / 2 ** level];
+    const sizes = (level: number): [Size, Size] => (level < highRes ? [blockHr, gridHr] : [blockLr, blockLr]);
+    const problems: string[] = [];
+    if (!this.imgSize.every(positive) || !positive(this.inChans) || !positive(features) || !positive(depth)) {
+      problems.push('imgSize, inChans, features and depth must be positive integers');
+    } else if (this.imgSize[0] % 2 ** depth !== 0 || this.imgSize[1] % 2 ** depth !== 0) {
+      problems.push(`imgSize ${this.imgSize.join('x')} must be divisible by 2^depth = ${2 ** depth}`);
+    } else {
+      for (let level = 0; level <= depth; level++) {
+        const image = levelSize(level);
+        const [block, grid] = level < depth ? sizes(level) : [blockLr, blockLr];
+        for (const [name, item] of [
+          ['block size', block],
+          ['grid size', grid],
+        ] as const) {
+          if (!(item.every(positive) && image[0] % item[0] === 0 && image[1] % item[1] === 0)) {
+            problems.push(
+              `level ${level}: ${name} [${item.join(', ')}] must divide the ${image.join('x')} map`,
+            );
+          }
+        }
+      }
+    }
+    if (problems.length > 0) throw new Error(`MaximUNet: ${problems.join('; ')}`);
+
+    const random = config.random;
+    this.inputConv = this.addModule(
+      'stage_0_input_conv_0',
+      new FlaxConv({ inFeatures: this.inChans, features, kernelSize: 3, random }),
+    );
+    const widths = Array.from({ length: depth }, (_, level) => features * 2 ** level);
+    let channels = features;
+    for (let level = 0; level < depth; level++) {
+      const [block, grid] = sizes(level);
+      const inChannels = level === 0 ? 2 * channels : channels;
+      this.encoders.push(
+        this.addModule(
+          `stage_0_encoder_block_${level}`,
+          new UNetEncoderBlock(inChannels, widths[level]!, levelSize(level), block, grid, stage),
+        ),
+      );
+      channels = widths[level]!;
+    }
+    for (let index = 0; index < numBottleneckBlocks; index++) {
+      this.bottlenecks.push(
+        this.addModule(
+          `stage_0_global_block_${index}`,
+          new BottleneckBlock(channels, levelSize(depth), blockLr, stage),
+        ),
+      );
+    }
+    let yChannels = channels;
+    for (let level = depth - 1; level >= 0; level--) {
+      for (let j = 0; j < depth; j++) {
+        this.upsamples.push(
+          this.addModule(
+            `UpSampleRatio_${this.upsamples.length}`,
+            new UpSampleRatio(widths[j]!, widths[level]!, levelSize(j), 2 ** (j - level), random),
+          ),
+        );
+      }
+      const [block, grid] = sizes(level);
+      this.crossGating.push(
+        this.addModule(
+          `stage_0_cross_gating_block_${level}`,
+          new CrossGatingBlock({
+            xChannels: depth * widths[level]!,
+            yChannels,
+            features: widths[level]!,
+            imageSize: levelSize(level),
+            blockSize: block,
+            gridSize: grid,
+            upsampleY: true,
+            dropRate: stage.dropRate,
+            random,
+          }),
+        ),
+      );
+      yChannels = widths[level]!;
+    }
+    let xChannels = channels;
+    for (let level = depth - 1; level >= 0; level--) {
+      for (let j = 0; j < depth; j++) {
+        const skipLevel = depth - 1 - j;
+        this.upsamples.push(
+          this.addModule(
+            `UpSampleRatio_${this.upsamples.length}`,
+            new UpSampleRatio(
+              widths[skipLevel]!,
+              widths[level]!,
+              levelSize(skipLevel),
+              2 ** (skipLevel - level),
+              random,
+            ),
+          ),
+        );
+      }
+      const [block, grid] = sizes(level);
+      this.decoders.push(
+        this.addModule(
+          `stage_0_decoder_block_${level}`,
+          new UNetDecoderBlock(
+            xChannels,
+            depth * widths[level]!,
+            widths[level]!,
+            levelSize(level),
+            block,
+            grid,
+            stage,
+          ),
+        ),
+      );
+      xChannels = widths[level]!;
+    }
+    this.outputConv = this.addModule(
+      'stage_0_output_conv_0',
+      new FlaxConv({ inFeatures: features, features: this.inChans, kernelSize: 3, random }),
+    );
+  }
+
+  /** Restores an image batch: [B, H, W, inChans] -> [B, H, W, inChans]. */
+  forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
+    this.checkShape(input, ['B', this.imgSize[0], this.imgSize[1], this.inChans]);
+    return tf.tidy(() => {
+      const depth = this.depth;
+      const scale = this.inputConv.forward(input);
+      let x = scale;
+      const encs: tf.Tensor[] = [];
+      this.encoders.forEach((encoder, level) => {
+        const [down, bridge] = encoder.forward(level === 0 ? tf.concat([x, scale], -1) : x, options);
+        x = down;
+        encs.push(bridge);
+      });
+      for (const bottleneck of this.bottlenecks) x = bottleneck.forward(x, options);
+      let globalFeature = x;
+      let upsample = 0;
+      const skips: tf.Tensor[] = [];
+      this.crossGating.forEach((block) => {
+        const signal = tf.concat(
+          encs.map((enc, j) => this.upsamples[upsample + j]!.forward(enc)),
+          -1,
+        );
+        upsample += depth;
+        const [gated, nextGlobal] = block.forward(signal, globalFeature, options);
+        skips.push(gated);
+        globalFeature = nextGlobal;
+      });
+      this.decoders.forEach((decoder) => {
+        const signal = tf.concat(
+          skips.map((skip, j) => this.upsamples[upsample + j]!.forward(skip)),
+          -1,
+        );
+        upsample += depth;
+        x = decoder.forward(x, signal, options);
+      });
+      return tf.add(this.outputConv.forward(x), input);
+    });
+  }
+}
+
 const PAPER = 'MAXIM: Multi-Axis MLP for Image Processing (arXiv 2201.02973)';
 
 /** Presets of the mlzoo MAXIM classifier (pure data); counts from tools/fixtures/maxim.py's PyTorch re-creation. */
@@ -1182,6 +1520,31 @@ export const MAXIM_PRESETS: Record<string, ModelPreset<MaximClassifierConfig>> =
       'Small MAXIM-block classifier for 28x28 grayscale images: levels of 24 and 48 channels, 7x7 blocks and grids.',
     paper: PAPER,
     source: 'mlzoo',
+    packageName: '@mlzoo/mixers',
+  },
+};
+
+/**
+ * MAXIM restoration UNets (pure data; image-to-image models, not classifiers, so not registered): the
+ * one-stage variants of the reference's `Model(variant=...)`, whose code comments give the counts.
+ */
+export const MAXIM_UNET_PRESETS: Record<string, ModelPreset<MaximUNetConfig>> = {
+  maxim_s_1: {
+    config: { imgSize: 256, inChans: 3, features: 32, depth: 3, numGroups: 2, numBottleneckBlocks: 2 },
+    numParameters: 6_108_515,
+    description:
+      'MAXIM-S-1: one-stage MAXIM UNet with 32 base features (reference comment: 6.108515 M params).',
+    paper: PAPER,
+    source: 'google-research/maxim maxim/models/maxim.py Model(variant="S-1")',
+    packageName: '@mlzoo/mixers',
+  },
+  maxim_m_1: {
+    config: { imgSize: 256, inChans: 3, features: 64, depth: 3, numGroups: 2, numBottleneckBlocks: 2 },
+    numParameters: 19_361_219,
+    description:
+      'MAXIM-M-1: one-stage MAXIM UNet with 64 base features (reference comment: 19.361219 M params).',
+    paper: PAPER,
+    source: 'google-research/maxim maxim/models/maxim.py Model(variant="M-1")',
     packageName: '@mlzoo/mixers',
   },
 };

@@ -6,11 +6,15 @@ import { checkAgainstFixture, fixtureNames, loadFixture } from '@mlzoo/testing/g
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
+  bilinearResizeMatrix,
   CrossGatingBlock,
   FlaxConvTransposeUp,
   MAXIM_PRESETS,
+  MAXIM_UNET_PRESETS,
   MaximClassifier,
   type MaximClassifierConfig,
+  MaximUNet,
+  type MaximUNetConfig,
   MultiAxisGmlpBlock,
   type MultiAxisGmlpBlockOptions,
   maximFashionMnist,
@@ -87,7 +91,11 @@ describe('MAXIM golden fixtures (PyTorch re-creation of the Flax modules)', () =
     it(name, () => {
       const fixture = loadFixture(FIXTURES, name);
       const before = tf.memory().numTensors;
-      if (fixture.layer === 'MultiAxisGmlpBlock') {
+      if (fixture.layer === 'MaximUNet') {
+        const unet = new MaximUNet(fixture.options as MaximUNetConfig);
+        checkAgainstFixture(fixture, unet, (input, options) => unet.forward(input, options), 1e-4);
+        unet.dispose();
+      } else if (fixture.layer === 'MultiAxisGmlpBlock') {
         const block = new MultiAxisGmlpBlock(fixture.options as unknown as MultiAxisGmlpBlockOptions);
         checkAgainstFixture(fixture, block, (input, options) => block.forward(input, options), 1e-4);
         block.dispose();
@@ -135,6 +143,61 @@ describe('MAXIM layers', () => {
     expect(() => block.forward(x, wrong)).toThrow(/CrossGatingBlock: y gives a 8x8 map, expected 4x4/);
     tf.dispose([x, y, gatedX, gatedY, wrong]);
     block.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('MAXIM UNet (one stage)', () => {
+  it('MAXIM-S-1 and MAXIM-M-1 have the parameter counts of the reference code comments', () => {
+    const before = tf.memory().numTensors;
+    for (const [name, preset] of Object.entries(MAXIM_UNET_PRESETS)) {
+      const model = new MaximUNet(preset.config);
+      expect(model.numParameters(), name).toBe(preset.numParameters);
+      model.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('every parameter of a tiny UNet gets a finite gradient', async () => {
+    const before = tf.memory().numTensors;
+    const model = new MaximUNet({
+      imgSize: 8,
+      features: 4,
+      depth: 2,
+      numGroups: 1,
+      numBottleneckBlocks: 1,
+      channelsReduction: 2,
+      highResStages: 1,
+      blockSizeHr: [2, 2],
+      blockSizeLr: [2, 2],
+      gridSizeHr: [2, 2],
+    });
+    const input = tf.randomNormal([1, 8, 8, 3]);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.square(model.forward(input, { training: true }))) as tf.Scalar,
+    );
+    expect(Object.keys(grads).length).toBe(model.parameters().length);
+    for (const grad of Object.values(grads)) {
+      const values = await grad.data();
+      expect(values.every((item) => Number.isFinite(item))).toBe(true);
+    }
+    tf.dispose([value, input, ...Object.values(grads)]);
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('the bilinear resize matrices follow jax.image.resize (half-pixel centres, antialiased down-sampling)', async () => {
+    const before = tf.memory().numTensors;
+    const up = bilinearResizeMatrix(2, 4);
+    expect(Array.from(await up.data()).map((value) => Number(value.toFixed(6)))).toEqual([
+      1, 0.75, 0.25, 0, 0, 0.25, 0.75, 1,
+    ]);
+    const down = bilinearResizeMatrix(4, 2);
+    // triangle of half-width 2 input pixels around input 0.5 and 2.5, renormalised at the borders
+    expect(Array.from(await down.data()).map((value) => Number(value.toFixed(6)))).toEqual([
+      0.428571, 0, 0.428571, 0.142857, 0.142857, 0.428571, 0, 0.428571,
+    ]);
+    tf.dispose([up, down]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });
