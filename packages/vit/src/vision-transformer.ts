@@ -99,7 +99,7 @@ export interface VisionTransformerConfig {
    * softmax, gating; see @mlzoo/layers `createAttention`). The default is timm's `Attention`.
    */
   attention?: AttentionConfig;
-  /** Dropout before the head, in training (default 0). */
+  /** Dropout before the head, in training (default 0; DeiT's distilled heads have none, as timm's). */
   dropRate?: number;
   /** Dropout after adding the position embedding, in training (default 0). */
   posDropRate?: number;
@@ -464,6 +464,9 @@ export class VisionTransformer extends Module implements Classifier {
         this.globalPool !== 'token' &&
         `distilled needs globalPool 'token', got '${this.globalPool}'`,
       this.distilled && this.numRegTokens > 0 && 'distilled does not support register tokens',
+      this.distilled &&
+        config.fcNorm === true &&
+        'distilled heads read the normalised tokens: fcNorm must be off',
       !(eps > 0) && `normEps must be positive, got ${eps}`,
       ...(
         [

@@ -215,6 +215,9 @@ describe('behaviour', () => {
     expect(() => new VisionTransformer({ ...TINY, classToken: false })).toThrow(
       /'token' needs the class token/,
     );
+    expect(() => new VisionTransformer({ ...TINY, distilled: true, fcNorm: true })).toThrow(
+      /fcNorm must be off/,
+    );
     expect(() => new VisionTransformer({ ...TINY, dropPathRate: 1 })).toThrow(
       /dropPathRate must be in \[0, 1\)/,
     );
