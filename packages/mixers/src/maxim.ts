@@ -51,7 +51,7 @@ function kernelInit(shape: number[], fanIn: number, kind: KernelInit, random?: R
 }
 
 /** `flax.linen.Dense` on the last axis: `kernel` [in, out], `bias` [out]. */
-export class Dense extends Module {
+export class FlaxDense extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
   readonly kernel: tf.Variable;
@@ -309,7 +309,7 @@ function unblockImages(x: tf.Tensor, grid: Size, patch: Size): tf.Tensor {
 }
 
 /** Applies `dense` over axis 1 ('grid', the reference's -3) or 2 ('block', -2) of [n, G, P, c]. */
-function denseOverAxis(dense: Dense, x: tf.Tensor, axis: 'grid' | 'block'): tf.Tensor {
+function denseOverAxis(dense: FlaxDense, x: tf.Tensor, axis: 'grid' | 'block'): tf.Tensor {
   const forward = axis === 'grid' ? [0, 2, 3, 1] : [0, 1, 3, 2];
   const backward = axis === 'grid' ? [0, 3, 1, 2] : [0, 1, 3, 2];
   return tf.transpose(dense.forward(tf.transpose(x, forward)), backward);
@@ -332,14 +332,17 @@ function checkDivides(where: string, image: Size, size: Size, what: string): voi
 /** Grid or block gating unit (`GridGatingUnit` / `BlockGatingUnit`): u * (Dense_spatial(LN(v)) + 1). */
 class GatingUnit extends Module {
   readonly intermediateLayernorm: FlaxLayerNorm;
-  readonly dense: Dense;
+  readonly dense: FlaxDense;
   readonly axis: 'grid' | 'block';
 
   constructor(channels: number, spatial: number, axis: 'grid' | 'block', random?: Random) {
     super();
     this.axis = axis;
     this.intermediateLayernorm = this.addModule('intermediate_layernorm', new FlaxLayerNorm(channels / 2));
-    this.dense = this.addModule('Dense_0', new Dense({ inFeatures: spatial, outFeatures: spatial, random }));
+    this.dense = this.addModule(
+      'Dense_0',
+      new FlaxDense({ inFeatures: spatial, outFeatures: spatial, random }),
+    );
   }
 
   forward(input: tf.Tensor): tf.Tensor {
@@ -356,9 +359,9 @@ class GmlpLayer extends Module {
   readonly grid: Size;
   readonly patch: Size;
   readonly layerNorm: FlaxLayerNorm;
-  readonly inProject: Dense;
+  readonly inProject: FlaxDense;
   readonly gating: GatingUnit;
-  readonly outProject: Dense;
+  readonly outProject: FlaxDense;
   readonly dropRate: number;
 
   constructor(options: {
@@ -380,7 +383,7 @@ class GmlpLayer extends Module {
     this.layerNorm = this.addModule('LayerNorm', new FlaxLayerNorm(channels));
     this.inProject = this.addModule(
       'in_project',
-      new Dense({ inFeatures: channels, outFeatures: channels * factor, random }),
+      new FlaxDense({ inFeatures: channels, outFeatures: channels * factor, random }),
     );
     this.gating = this.addModule(
       kind === 'grid' ? 'GridGatingUnit' : 'BlockGatingUnit',
@@ -388,7 +391,7 @@ class GmlpLayer extends Module {
     );
     this.outProject = this.addModule(
       'out_project',
-      new Dense({ inFeatures: (channels * factor) / 2, outFeatures: channels, random }),
+      new FlaxDense({ inFeatures: (channels * factor) / 2, outFeatures: channels, random }),
     );
   }
 
@@ -430,10 +433,10 @@ export class MultiAxisGmlpBlock extends Module {
   readonly channels: number;
   readonly imageSize: Size;
   readonly layerNormIn: FlaxLayerNorm;
-  readonly inProject: Dense;
+  readonly inProject: FlaxDense;
   readonly gridGmlp: GmlpLayer;
   readonly blockGmlp: GmlpLayer;
-  readonly outProject: Dense;
+  readonly outProject: FlaxDense;
   readonly dropRate: number;
 
   constructor(options: MultiAxisGmlpBlockOptions) {
@@ -452,7 +455,7 @@ export class MultiAxisGmlpBlock extends Module {
     this.layerNormIn = this.addModule('LayerNorm_in', new FlaxLayerNorm(channels));
     this.inProject = this.addModule(
       'in_project',
-      new Dense({ inFeatures: channels, outFeatures: 2 * half, random }),
+      new FlaxDense({ inFeatures: channels, outFeatures: 2 * half, random }),
     );
     const common = { channels: half, imageSize: this.imageSize, dropRate: this.dropRate, random };
     this.gridGmlp = this.addModule(
@@ -470,7 +473,7 @@ export class MultiAxisGmlpBlock extends Module {
     );
     this.outProject = this.addModule(
       'out_project',
-      new Dense({ inFeatures: 2 * half, outFeatures: channels, random }),
+      new FlaxDense({ inFeatures: 2 * half, outFeatures: channels, random }),
     );
   }
 
@@ -545,13 +548,19 @@ class Rcab extends Module {
 
 /** `MlpBlock`: Dense_1(GELU(Dense_0(x))). */
 class MlpBlock extends Module {
-  readonly dense0: Dense;
-  readonly dense1: Dense;
+  readonly dense0: FlaxDense;
+  readonly dense1: FlaxDense;
 
   constructor(features: number, hidden: number, random?: Random) {
     super();
-    this.dense0 = this.addModule('Dense_0', new Dense({ inFeatures: features, outFeatures: hidden, random }));
-    this.dense1 = this.addModule('Dense_1', new Dense({ inFeatures: hidden, outFeatures: features, random }));
+    this.dense0 = this.addModule(
+      'Dense_0',
+      new FlaxDense({ inFeatures: features, outFeatures: hidden, random }),
+    );
+    this.dense1 = this.addModule(
+      'Dense_1',
+      new FlaxDense({ inFeatures: hidden, outFeatures: features, random }),
+    );
   }
 
   forward(input: tf.Tensor, options: ForwardOptions, dropRate: number): tf.Tensor {
@@ -592,10 +601,10 @@ class Rdcab extends Module {
 /** `GetSpatialGatingWeights`: grid and block Dense layers over the spatial axes (bias init ones). */
 class SpatialGatingWeights extends Module {
   readonly layerNormIn: FlaxLayerNorm;
-  readonly inProject: Dense;
-  readonly gridDense: Dense;
-  readonly blockDense: Dense;
-  readonly outProject: Dense;
+  readonly inProject: FlaxDense;
+  readonly gridDense: FlaxDense;
+  readonly blockDense: FlaxDense;
+  readonly outProject: FlaxDense;
   readonly gridSize: Size;
   readonly gridPatch: Size;
   readonly blockSize: Size;
@@ -622,21 +631,21 @@ class SpatialGatingWeights extends Module {
     this.layerNormIn = this.addModule('LayerNorm_in', new FlaxLayerNorm(channels));
     this.inProject = this.addModule(
       'in_project',
-      new Dense({ inFeatures: channels, outFeatures: 2 * channels, kernelInit: 'lecun', random }),
+      new FlaxDense({ inFeatures: channels, outFeatures: 2 * channels, kernelInit: 'lecun', random }),
     );
     const gridTokens = gridSize[0] * gridSize[1];
     const blockTokens = blockSize[0] * blockSize[1];
     this.gridDense = this.addModule(
       'Dense_0',
-      new Dense({ inFeatures: gridTokens, outFeatures: gridTokens, biasInit: 'ones', random }),
+      new FlaxDense({ inFeatures: gridTokens, outFeatures: gridTokens, biasInit: 'ones', random }),
     );
     this.blockDense = this.addModule(
       'Dense_1',
-      new Dense({ inFeatures: blockTokens, outFeatures: blockTokens, biasInit: 'ones', random }),
+      new FlaxDense({ inFeatures: blockTokens, outFeatures: blockTokens, biasInit: 'ones', random }),
     );
     this.outProject = this.addModule(
       'out_project',
-      new Dense({ inFeatures: 2 * channels, outFeatures: channels, kernelInit: 'lecun', random }),
+      new FlaxDense({ inFeatures: 2 * channels, outFeatures: channels, kernelInit: 'lecun', random }),
     );
   }
 
@@ -687,13 +696,13 @@ export class CrossGatingBlock extends Module {
   readonly convX: FlaxConv;
   readonly convY: FlaxConv;
   readonly layerNormX: FlaxLayerNorm;
-  readonly inProjectX: Dense;
+  readonly inProjectX: FlaxDense;
   readonly gatingX: SpatialGatingWeights;
   readonly layerNormY: FlaxLayerNorm;
-  readonly inProjectY: Dense;
+  readonly inProjectY: FlaxDense;
   readonly gatingY: SpatialGatingWeights;
-  readonly outProjectY: Dense;
-  readonly outProjectX: Dense;
+  readonly outProjectY: FlaxDense;
+  readonly outProjectX: FlaxDense;
   readonly dropRate: number;
 
   constructor(options: CrossGatingBlockOptions) {
@@ -720,7 +729,7 @@ export class CrossGatingBlock extends Module {
     const lecun = (name: string) =>
       this.addModule(
         name,
-        new Dense({ inFeatures: features, outFeatures: features, kernelInit: 'lecun', random }),
+        new FlaxDense({ inFeatures: features, outFeatures: features, kernelInit: 'lecun', random }),
       );
     const gating = {
       channels: features,
@@ -934,7 +943,7 @@ export class MaximClassifier extends Module implements Classifier {
   readonly bottlenecks: BottleneckBlock[] = [];
   readonly crossGating: CrossGatingBlock;
   readonly norm: FlaxLayerNorm;
-  head: Dense | Identity;
+  head: FlaxDense | Identity;
   #numClasses: number;
   readonly #random: Random | undefined;
 
@@ -1067,9 +1076,9 @@ export class MaximClassifier extends Module implements Classifier {
     return this.#numClasses;
   }
 
-  #makeHead(numClasses: number): Dense | Identity {
+  #makeHead(numClasses: number): FlaxDense | Identity {
     return numClasses > 0
-      ? new Dense({ inFeatures: this.numFeatures, outFeatures: numClasses, random: this.#random })
+      ? new FlaxDense({ inFeatures: this.numFeatures, outFeatures: numClasses, random: this.#random })
       : new Identity();
   }
 
@@ -1125,7 +1134,7 @@ export class MaximClassifier extends Module implements Classifier {
     }
     const old = this.setSubmodule('head', this.#makeHead(numClasses));
     old.dispose();
-    this.head = this.getSubmodule('head') as Dense | Identity;
+    this.head = this.getSubmodule('head') as FlaxDense | Identity;
     this.#numClasses = numClasses;
   }
 }
