@@ -83,7 +83,7 @@ describe('ConViT presets', () => {
         model.dispose();
       }
     },
-    60_000,
+    300_000,
   );
 
   it('registers every preset and builds by name with overrides', () => {
