@@ -4,8 +4,11 @@
 //
 // parts: toy (pykan's grid sweep on exp(sin(πx) + y²)), functions (other fitting tasks), bases (basis
 // families on the toy function), fashion (Fashion-MNIST, KAN vs an MLP of the same size). Default: all.
-// Options: --steps N (L-BFGS steps per grid, default 200 as pykan), --epochs N (Fashion-MNIST, default 3),
-// --backend cpu|wasm (default wasm), --out FILE (JSON results, default benchmarks/results.json).
+// Options: --optimizer adam|lbfgs (default adam), --steps N (steps per grid, default 200 as pykan),
+// --grids 3,5,10,20,50 (toy sweep), --epochs N (Fashion-MNIST, default 3), --backend cpu|wasm (default
+// wasm), --out FILE (JSON results, default benchmarks/results.json), --verbose (RMSE per step).
+// The README's numbers: `toy --steps 500 --grids 3,5,10,20`, `toy --grids 3 --steps 20 --optimizer lbfgs`,
+// `functions bases --steps 200`, `fashion --epochs 1` (each with its own --out).
 import { writeFileSync } from 'node:fs';
 import { evaluate, fit, manualSeed, Random, setBackend } from '@mlzoo/core';
 import { loadFashionMnist } from '@mlzoo/data/node';
@@ -23,7 +26,7 @@ function option(name: string, fallback: string): string {
 const parts = args.filter((arg, index) => !arg.startsWith('--') && !args[index - 1]?.startsWith('--'));
 const wanted = (part: string) => parts.length === 0 || parts.includes(part);
 const steps = Number(option('steps', '200'));
-const optimizer = option('optimizer', 'lbfgs') as 'lbfgs' | 'adam';
+const optimizer = option('optimizer', 'adam') as 'lbfgs' | 'adam';
 const epochs = Number(option('epochs', '3'));
 const out = option('out', 'benchmarks/results.json');
 const results: Record<string, unknown> = { date: new Date().toISOString(), steps, epochs, optimizer };
@@ -42,7 +45,7 @@ const toy = (x: tf.Tensor) =>
     return tf.exp(tf.add(tf.sin(tf.mul(Math.PI, a!)), tf.square(b!)));
   });
 
-/** pykan Example_1: [2,1,1], k=3, G = 3 -> 10 -> 20 -> 50 by refine, `steps` L-BFGS steps each. */
+/** pykan Example_1: [2,1,1], k=3, G = 3 -> 5 -> 10 -> 20 -> 50 by refine, `steps` steps each. */
 function toyGridSweep(): void {
   manualSeed(1);
   const dataset = createDataset(toy, { numVariables: 2, random: new Random(1) });

@@ -1,6 +1,7 @@
 // pykan's training loop (`MultKAN.fit`, KindXiaoming/pykan kan/MultKAN.py) for a KAN regressor:
-// full-batch (or mini-batch) MSE plus λ · regularisation, L-BFGS by default (lr 1, history 10,
-// strong-Wolfe line search, as pykan), grid updates from the training inputs every
+// full-batch (or mini-batch) MSE plus λ · regularisation, with Adam (default here) or pykan's default
+// L-BFGS (lr 1, history 10, strong-Wolfe line search, from @mlzoo/optimizers), grid updates from the
+// training inputs every
 // stopGridUpdateStep / gridUpdateNum steps during the first stopGridUpdateStep steps. Losses are
 // reported as RMSE, as pykan logs them.
 import { defaultRandom, type Random } from '@mlzoo/core';
@@ -18,7 +19,10 @@ export interface KANDataset {
 export interface FitKANOptions {
   /** Optimizer steps (default 100). With L-BFGS each step runs up to `lbfgsIterations` iterations. */
   steps?: number;
-  /** 'lbfgs' (default, pykan's), 'adam', or any tf.Optimizer. */
+  /**
+   * 'adam' (default), 'lbfgs' (pykan's default; in the README's measurements it stalls on the toy task,
+   * so Adam is the default here), or any tf.Optimizer.
+   */
   optimizer?: 'lbfgs' | 'adam' | tf.Optimizer;
   /** Learning rate (default 1 for L-BFGS, 1e-2 for Adam). */
   learningRate?: number;
@@ -70,7 +74,7 @@ export function fitKAN(model: KAN, dataset: KANDataset, options: FitKANOptions =
   const updateGrid = options.updateGrid ?? true;
   const stopGridUpdateStep = options.stopGridUpdateStep ?? 50;
   const gridUpdateFrequency = Math.max(1, Math.floor(stopGridUpdateStep / (options.gridUpdateNum ?? 10)));
-  const choice = options.optimizer ?? 'lbfgs';
+  const choice = options.optimizer ?? 'adam';
   const optimizer =
     choice === 'lbfgs'
       ? new LBFGS({
