@@ -33,6 +33,8 @@ export abstract class ZooOptimizer extends tf.Optimizer {
   readonly gradientNoise: GradientNoiseOptions | undefined;
   /** Variable name -> its slots, in the order variables were first seen (the getWeights order). */
   protected readonly slots = new Map<string, SlotState>();
+  /** State from setWeights for variables not seen yet, in saved order. */
+  private readonly restored = new Map<string, SlotState>();
 
   constructor(
     protected readonly where: string,
@@ -85,13 +87,24 @@ export abstract class ZooOptimizer extends tf.Optimizer {
 
   private slotsFor(name: string, variable: tf.Variable): SlotState {
     let state = this.slots.get(name);
-    if (!state) {
-      state = {};
-      for (const slot of this.slotNames) {
-        state[slot] = tf.tidy(() => tf.zerosLike(variable).variable(false));
+    if (state) return state;
+    // restored by setWeights: by name, else by position (variables get other names in a new process)
+    const restoredName = this.restored.has(name) ? name : this.restored.keys().next().value;
+    if (restoredName != null) {
+      state = this.restored.get(restoredName)!;
+      this.restored.delete(restoredName);
+      for (const [slot, value] of Object.entries(state)) {
+        if (!tf.util.arraysEqual(value.shape, variable.shape)) {
+          throw new Error(
+            `${this.where}: restored state '${restoredName}/${slot}' has shape [${value.shape}] but variable '${name}' has [${variable.shape}]`,
+          );
+        }
       }
-      this.slots.set(name, state);
+    } else {
+      state = {};
+      for (const slot of this.slotNames) state[slot] = tf.tidy(() => tf.zerosLike(variable).variable(false));
     }
+    this.slots.set(name, state);
     return state;
   }
 
@@ -145,8 +158,9 @@ export abstract class ZooOptimizer extends tf.Optimizer {
   }
 
   override dispose(): void {
-    for (const state of this.slots.values()) tf.dispose(Object.values(state));
+    for (const state of [...this.slots.values(), ...this.restored.values()]) tf.dispose(Object.values(state));
     this.slots.clear();
+    this.restored.clear();
     super.dispose();
   }
 
@@ -159,9 +173,15 @@ export abstract class ZooOptimizer extends tf.Optimizer {
     return weights;
   }
 
-  /** Restores from `getWeights`' list (copies the values; the caller keeps ownership of its tensors). */
+  /**
+   * Restores from `getWeights`' list (copies the values; the caller keeps its tensors). State for a
+   * variable this optimizer has not updated yet binds on its first update: by variable name, otherwise
+   * by position in the saved order (as tfjs's own optimizers restore), with a shape check.
+   */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const rest = await this.extractIterations(weightValues);
+    for (const state of this.restored.values()) tf.dispose(Object.values(state));
+    this.restored.clear();
     for (const { name, tensor } of rest) {
       const cut = name.lastIndexOf('/');
       const slot = name.slice(cut + 1);
@@ -170,17 +190,22 @@ export abstract class ZooOptimizer extends tf.Optimizer {
         throw new Error(
           `${this.where}.setWeights: unexpected weight '${name}' (slots are ${this.slotNames.join(', ')})`,
         );
-      let state = this.slots.get(variableName);
+      const existing = this.slots.get(variableName)?.[slot];
+      if (existing) {
+        if (!tf.util.arraysEqual(existing.shape, tensor.shape))
+          throw new Error(
+            `${this.where}.setWeights: '${name}' has shape [${tensor.shape}], the optimizer's state has [${existing.shape}]`,
+          );
+        existing.assign(tensor);
+        continue;
+      }
+      let state = this.restored.get(variableName);
       if (!state) {
         state = {};
-        this.slots.set(variableName, state);
+        this.restored.set(variableName, state);
       }
-      const existing = state[slot];
-      if (existing && tf.util.arraysEqual(existing.shape, tensor.shape)) existing.assign(tensor);
-      else {
-        existing?.dispose();
-        state[slot] = tf.tidy(() => tf.clone(tensor).variable(false));
-      }
+      state[slot]?.dispose();
+      state[slot] = tf.tidy(() => tf.clone(tensor).variable(false));
     }
   }
 }

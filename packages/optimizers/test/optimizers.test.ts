@@ -119,6 +119,37 @@ describe.each(Object.entries(OPTIMIZERS))('%s', (_name, make) => {
   });
 });
 
+describe('restoring into a new process', () => {
+  it('binds saved state to differently named variables by position (AdamW)', async () => {
+    const { x, y } = regressionData();
+    const runs: number[][][] = [];
+    const models = [new TinyRegressor(), new TinyRegressor()];
+    const first = new AdamW({ learningRate: 0.02 });
+    const firstLoss = networkLoss(models[0]!, x, y);
+    for (let step = 0; step < 3; step++) first.minimize(firstLoss, false, models[0]!.parameters());
+    const saved = (await first.getWeights()).map(({ name, tensor }) => ({ name, tensor: tf.clone(tensor) }));
+    // the second model has other variable names; give it the first model's weights
+    models[1]!.loadStateDict(models[0]!.stateDict());
+    const second = new AdamW({ learningRate: 0.02 });
+    await second.setWeights(saved);
+    for (const [index, optimizer] of [first, second].entries()) {
+      const model = models[index]!;
+      const loss = networkLoss(model, x, y);
+      for (let step = 0; step < 3; step++) optimizer.minimize(loss, false, model.parameters());
+      runs.push(model.parameters().map((variable) => Array.from(variable.dataSync())));
+    }
+    expect(runs[1]).toEqual(runs[0]);
+    const wrong = new AdamW();
+    await wrong.setWeights(saved);
+    const other = tf.variable(tf.zeros([3]));
+    expect(() => wrong.applyGradients({ [other.name]: tf.zeros([3]) })).toThrow(
+      /has shape \[4,8\] but variable/,
+    );
+    tf.dispose([x, y, other, ...saved.map((weight) => weight.tensor)]);
+    for (const item of [first, second, wrong, ...models]) item.dispose();
+  });
+});
+
 describe('with core fit', () => {
   it('trains with AdamW and a cosine schedule, and a scheduled tf.train.adam', async () => {
     const { x, y } = regressionData(64);
