@@ -319,7 +319,7 @@ export class CvtMlp extends Module {
 }
 
 /** Depthwise conv (no bias) + BatchNorm on a token map: the 'dw_bn' projection (`conv`, `bn`). */
-export class ConvProjection extends Module {
+export class CvtConvProjection extends Module {
   readonly conv: Conv2d;
   readonly bn: BatchNorm;
 
@@ -394,9 +394,9 @@ export class CvtAttention extends Module {
   readonly withClsToken: boolean;
   readonly attentionConfig: CvtAttentionConfig;
   readonly projDrop: number;
-  readonly convProjQ: ConvProjection | null;
-  readonly convProjK: ConvProjection | null;
-  readonly convProjV: ConvProjection | null;
+  readonly convProjQ: CvtConvProjection | null;
+  readonly convProjK: CvtConvProjection | null;
+  readonly convProjV: CvtConvProjection | null;
   readonly projQ: Linear;
   readonly projK: Linear;
   readonly projV: Linear;
@@ -417,7 +417,7 @@ export class CvtAttention extends Module {
       options.method === 'dw_bn'
         ? this.addModule(
             name,
-            new ConvProjection({
+            new CvtConvProjection({
               dim,
               kernelSize: options.kernelSize,
               stride,
@@ -450,7 +450,7 @@ export class CvtAttention extends Module {
       const cls = prefix > 0 ? tf.slice(input, [0, 0, 0], [-1, 1, -1]) : null;
       const tokens = prefix > 0 ? tf.slice(input, [0, 1, 0], [-1, -1, -1]) : input;
       const map = tf.reshape(tokens, [batch, height, width, dim]);
-      const project = (convolution: ConvProjection | null, linear: Linear) => {
+      const project = (convolution: CvtConvProjection | null, linear: Linear) => {
         let projected = convolution ? convolution.forward(map, options) : tokens;
         if (cls) projected = tf.concat([cls, projected], 1);
         const length = projected.shape[1]!;
@@ -524,7 +524,7 @@ export class CvtBlock extends Module {
 }
 
 /** The official `ConvEmbed`: Conv2d (k, s, p) then LayerNorm over channels. Keys `proj`, `norm`. */
-export class ConvEmbed extends Module {
+export class CvtConvEmbed extends Module {
   readonly proj: Conv2d;
   readonly norm: LayerNorm;
 
@@ -564,7 +564,7 @@ export class ConvEmbed extends Module {
 /** One CvT stage (the official `VisionTransformer`): `patch_embed`, `cls_token` (optional), `blocks`. */
 export class CvtStage extends Module {
   readonly embedDim: number;
-  readonly patchEmbed: ConvEmbed;
+  readonly patchEmbed: CvtConvEmbed;
   readonly clsToken: tf.Variable | null;
   readonly blocks: ModuleList<CvtBlock>;
   readonly dropRate: number;
@@ -577,7 +577,7 @@ export class CvtStage extends Module {
     this.#random = random;
     this.patchEmbed = this.addModule(
       'patch_embed',
-      new ConvEmbed({
+      new CvtConvEmbed({
         inChans,
         embedDim: stage.embedDim,
         patchSize: stage.patchSize,

@@ -492,7 +492,7 @@ export class OutlookAttention extends Module implements TensorModule {
   }
 }
 
-export interface ClassAttentionOptions {
+export interface VoloClassAttentionOptions {
   dim: number;
   numHeads: number;
   qkvBias?: boolean;
@@ -507,7 +507,7 @@ export interface ClassAttentionOptions {
  * [B, 1, dim]. State dict: `kv.weight` [2 dim, dim], `q.weight` [dim, dim] (+ biases with qkvBias),
  * `proj.*`.
  */
-export class ClassAttention extends Module {
+export class VoloClassAttention extends Module {
   readonly dim: number;
   readonly numHeads: number;
   readonly headDim: number;
@@ -520,7 +520,7 @@ export class ClassAttention extends Module {
   readonly proj: Linear;
   readonly #random: Random | undefined;
 
-  constructor(options: ClassAttentionOptions) {
+  constructor(options: VoloClassAttentionOptions) {
     super();
     const { dim, numHeads, random } = options;
     this.dim = dim;
@@ -647,18 +647,18 @@ export class VoloTransformer extends Module implements TensorModule {
   }
 }
 
-/** timm's `ClassBlock`: updates only the class token. Keys `norm1`, `attn` (ClassAttention), `norm2`, `mlp`. */
-export class ClassBlock extends Module implements TensorModule {
+/** timm's `ClassBlock`: updates only the class token. Keys `norm1`, `attn` (VoloClassAttention), `norm2`, `mlp`. */
+export class VoloClassBlock extends Module implements TensorModule {
   readonly norm1: LayerNorm;
-  readonly attn: ClassAttention;
+  readonly attn: VoloClassAttention;
   readonly norm2: LayerNorm;
   readonly mlp: Mlp;
 
-  constructor(options: BlockOptions & Omit<ClassAttentionOptions, 'dim' | 'numHeads' | 'random'>) {
+  constructor(options: BlockOptions & Omit<VoloClassAttentionOptions, 'dim' | 'numHeads' | 'random'>) {
     super();
     const { dim, random } = options;
     this.norm1 = this.addModule('norm1', new LayerNorm({ normalizedShape: dim, eps: options.normEps }));
-    this.attn = this.addModule('attn', new ClassAttention(options));
+    this.attn = this.addModule('attn', new VoloClassAttention(options));
     this.norm2 = this.addModule('norm2', new LayerNorm({ normalizedShape: dim, eps: options.normEps }));
     this.mlp = this.addModule(
       'mlp',
@@ -777,7 +777,7 @@ export class VOLO extends Module implements Classifier {
   readonly network: ModuleList<Module>;
   /** Network entries that are stages (not downsamples), in order. */
   readonly stages: ModuleList<Module & TensorModule>[] = [];
-  readonly postNetwork: ModuleList<ClassBlock>;
+  readonly postNetwork: ModuleList<VoloClassBlock>;
   readonly clsToken: tf.Variable;
   auxHead: Linear | null;
   readonly norm: LayerNorm;
@@ -845,11 +845,11 @@ export class VOLO extends Module implements Classifier {
       this.stages.push(stage);
       if (resolved.downsamples[index]) this.network.append(new Downsample(dim, dims[index + 1]!, random));
     });
-    this.postNetwork = this.addModule('post_network', new ModuleList<ClassBlock>());
+    this.postNetwork = this.addModule('post_network', new ModuleList<VoloClassBlock>());
     const { attnDrop, ...scoreNorm } = scoreNormFields(resolved.attention);
     for (let index = 0; index < resolved.postLayers; index++) {
       this.postNetwork.append(
-        new ClassBlock({
+        new VoloClassBlock({
           dim: last,
           numHeads: resolved.numHeads[resolved.numHeads.length - 1]!,
           mlpRatio: resolved.mlpRatio[resolved.mlpRatio.length - 1]!,
