@@ -252,8 +252,11 @@ export class AxialAttention extends Module {
         tf.reshape(tf.matMul(perQuery, vEmbedding), [length, count, groups, groupPlanes]),
         [1, 2, 0, 3],
       ); // [M, G, L, g]
-      // channels interleaved as the reference's view: 2 (g group + c) + {0: sv, 1: sve}
-      const paired = tf.reshape(tf.transpose(tf.stack([sv, sve], -1), [0, 2, 1, 3, 4]), [
+      // channels interleaved as the reference's view: 2 (g group + c) + {0: sv, 1: sve}; built with a
+      // rank-4 concat (the gradient of a stack unstacks 5-D tensors, element by element on wasm)
+      const toChannels = (x: tf.Tensor) =>
+        tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [count, length, outPlanes, 1]);
+      const paired = tf.reshape(tf.concat([toChannels(sv), toChannels(sve)], 3), [
         count,
         length,
         2 * outPlanes,

@@ -287,11 +287,21 @@ export class WindowAttention extends Module {
     const batchWindows = input.shape[0]!;
     const { numHeads, headDim } = this;
     return tf.tidy(() => {
-      const qkv = tf.transpose(
-        tf.reshape(this.qkv.forward(input), [batchWindows, area, 3, numHeads, headDim]),
-        [2, 0, 3, 1, 4],
+      // [3, B_ heads N hd] split on a 2-D view: wasm slices 5-D tensors element by element
+      const qkv = tf.reshape(
+        tf.transpose(
+          tf.reshape(this.qkv.forward(input), [batchWindows, area, 3, numHeads, headDim]),
+          [2, 0, 3, 1, 4],
+        ),
+        [3, -1],
       );
-      const [q, k, v] = tf.unstack(qkv, 0) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [q, k, v] = tf
+        .split(qkv, 3, 0)
+        .map((part) => tf.reshape(part, [batchWindows, numHeads, area, headDim])) as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+      ];
       let scores = tf.matMul(tf.mul(q, this.scale), k, false, true);
       scores = tf.add(scores, tf.expandDims(this.relativePositionBias(), 0));
       if (mask) {
