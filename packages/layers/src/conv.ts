@@ -223,8 +223,10 @@ export class Conv2d extends Module implements TensorModule {
         taps.push(subsample(region as tf.Tensor4D, this.stride));
       }
     }
-    // [B, Ho, Wo, kH * kW, C]: taps in (row, column) order, matching the HWIO kernel flattened row-major.
-    const patches = tf.stack(taps, 3);
+    // [B, Ho, Wo, kH * kW * C]: taps in (row, column) order, matching the HWIO kernel flattened
+    // row-major. A rank-4 concat, not a rank-5 stack: the gradient then slices rank-4 tensors, which
+    // tfjs-backend-wasm does natively (it slices rank-5 and higher element by element).
+    const patches = tf.concat(taps, 3);
     const rows = batch * outHeight * outWidth;
     const groups = this.groups;
     const groupIn = channels / groups;
@@ -315,7 +317,11 @@ function subsample(input: tf.Tensor4D, stride: [number, number]): tf.Tensor4D {
     [0, outWidth * stride[1] - width],
     [0, 0],
   ]);
-  const grouped = tf.reshape(padded, [batch, outHeight, stride[0], outWidth, stride[1], channels]);
-  const picked = tf.slice(grouped, [0, 0, 0, 0, 0, 0], [batch, outHeight, 1, outWidth, 1, channels]);
+  // every stride-th row, then every stride-th column, each as a rank-3 slice (wasm slices rank-5 and
+  // higher tensors element by element, ~100x slower than these)
+  const rowGroups = tf.reshape(padded, [batch * outHeight, stride[0], outWidth * stride[1] * channels]);
+  const rows = tf.slice(rowGroups, [0, 0, 0], [batch * outHeight, 1, outWidth * stride[1] * channels]);
+  const columnGroups = tf.reshape(rows, [batch * outHeight * outWidth, stride[1], channels]);
+  const picked = tf.slice(columnGroups, [0, 0, 0], [batch * outHeight * outWidth, 1, channels]);
   return tf.reshape(picked, [batch, outHeight, outWidth, channels]) as tf.Tensor4D;
 }
