@@ -120,6 +120,49 @@ export interface EvaluateOptions {
   topK?: number[];
 }
 
+/**
+ * What `fit` hands an optimizer that evaluates the loss more than once per update (see
+ * {@link MultiPassOptimizer}).
+ */
+export interface TrainingStepContext {
+  /**
+   * The batch's loss at the variables' current values: one forward pass in training mode (BatchNorm
+   * statistics update on every pass, as with `minimize`). Call it inside `tf.variableGrads` (or
+   * `minimize`'s equivalent) as often as the step needs.
+   */
+  computeLoss: () => tf.Scalar;
+  /** The variables to update: the model's trainable parameters, in `namedParameters` order. */
+  varList: tf.Variable[];
+  /**
+   * fit's guard. Call it with every evaluation's loss after its gradient tape has closed and before any
+   * update that depends on it (for the first evaluation: before any variable changes). It reads the
+   * loss, checks class labels against the output's shape and throws ({@link NonFiniteLossError} for a
+   * non-finite loss). When it throws, the optimizer puts its variables back where the step began,
+   * leaves its own state as it was, and lets the error propagate.
+   */
+  checkLoss: (loss: tf.Scalar) => void;
+}
+
+/**
+ * The protocol for optimizers that need the loss more than once per update: SAM's two passes, L-BFGS's
+ * line search. When `options.optimizer` has a `trainingStep` method, `fit` calls it once per batch
+ * instead of computing one gradient and calling `applyGradients`. The method returns the loss at the
+ * starting point (a new scalar that `fit` disposes), as `minimize(f, true)` does, and must call
+ * `context.checkLoss` on every evaluation. `fit` keeps its other guarantees around it: the step runs
+ * in one `tf.tidy`, the variables and BatchNorm buffers are restored when it throws, and checkpoints
+ * save and restore the optimizer through `getWeights`/`setWeights`. `clipGradNorm` and
+ * `transformGradients` act on the one gradient of a single-pass step and are refused with such an
+ * optimizer (clip inside it instead, e.g. the base optimizer's own `clipGradNorm` under SAM).
+ */
+export interface MultiPassOptimizer {
+  trainingStep(context: TrainingStepContext): tf.Scalar;
+}
+
+/** Whether `optimizer` implements {@link MultiPassOptimizer}. */
+export function isMultiPassOptimizer<T extends object>(optimizer: T): optimizer is T & MultiPassOptimizer {
+  return typeof (optimizer as Partial<MultiPassOptimizer>).trainingStep === 'function';
+}
+
 /** Thrown when the loss (or the gradient norm) stops being finite. Carries where it happened. */
 export class NonFiniteLossError extends Error {
   constructor(
@@ -277,7 +320,9 @@ function positiveInteger(where: string, name: string, value: number): number {
 /**
  * Trains `model` on `data` with `optimizer`. Each step runs inside one `tf.tidy`, so the tensor count
  * stays flat. The loss is checked before every update: a non-finite loss throws
- * {@link NonFiniteLossError} without applying the update or writing a checkpoint.
+ * {@link NonFiniteLossError} without applying the update or writing a checkpoint. Optimizers that
+ * need the loss several times per step (SAM, L-BFGS) implement {@link MultiPassOptimizer}; fit then
+ * calls their `trainingStep` with a closure over the batch.
  *
  * @example
  * ```ts
@@ -294,6 +339,12 @@ export async function fit(model: TensorModule, data: Dataset, options: FitOption
   if (!(options.optimizer instanceof tf.Optimizer))
     throw new Error('fit: options.optimizer must be a tf.Optimizer');
   const optimizer = options.optimizer;
+  const multiPass = isMultiPassOptimizer(optimizer) ? optimizer : undefined;
+  if (multiPass && (options.clipGradNorm != null || options.transformGradients != null)) {
+    throw new Error(
+      `fit: ${optimizer.getClassName()} evaluates the loss several times per step (trainingStep), so fit has no single gradient for ${options.clipGradNorm != null ? 'clipGradNorm' : 'transformGradients'} to act on; clip or transform inside the optimizer instead (e.g. the clipGradNorm option of SAM's base optimizer)`,
+    );
+  }
   const lossFunction = resolveLoss(options.loss);
   const epochs = positiveInteger('fit', 'epochs', options.epochs ?? 1);
   const batchSize = positiveInteger('fit', 'batchSize', options.batchSize ?? 32);
@@ -385,6 +436,69 @@ export async function fit(model: TensorModule, data: Dataset, options: FitOption
       // getWeights returns new tensors for the iteration count; the moments are the optimizer's own.
       for (const weight of optimizerState) if (weight.name === 'iter') weight.tensor.dispose();
     }
+  };
+
+  const runMultiPassStep = async (
+    stepper: MultiPassOptimizer,
+    indices: Int32Array,
+    epochIndex: number,
+    stepIndex: number,
+  ): Promise<{ lossValue: number; gradientNorm: undefined }> => {
+    // tf.clone shares data: these snapshots cost no copy, and undo whatever a failed step left behind
+    const bufferSnapshot = buffers.map((buffer) => tf.clone(buffer));
+    const variableSnapshot = variables.map((variable) => tf.clone(variable));
+    const restore = () => {
+      buffers.forEach((buffer, index) => {
+        buffer.assign(bufferSnapshot[index]!);
+      });
+      variables.forEach((variable, index) => {
+        variable.assign(variableSnapshot[index]!);
+      });
+    };
+    const release = () => tf.dispose([...bufferSnapshot, ...variableSnapshot]);
+    const nonFinite = (value: number) =>
+      new NonFiniteLossError(epochIndex, stepIndex + 1, globalStep + 1, value);
+    let outputShape: number[] = [];
+    let checks = 0;
+    let value: tf.Scalar;
+    try {
+      value = tf.tidy(() => {
+        const batchIndices = tf.tensor1d(indices, 'int32');
+        const x = tf.gather(data.x, batchIndices);
+        const y = tf.gather(data.y, batchIndices);
+        return stepper.trainingStep({
+          computeLoss: () => {
+            const output = model.forward(x, { training: true });
+            outputShape = output.shape;
+            return lossFunction(output, y);
+          },
+          varList: variables,
+          checkLoss: (loss) => {
+            checks++;
+            checkLabels('fit', labels, { rank: outputShape.length, shape: outputShape });
+            const lossValue = loss.dataSync()[0]!;
+            if (!Number.isFinite(lossValue)) throw nonFinite(lossValue);
+          },
+        });
+      });
+    } catch (error) {
+      disposeAbandonedTape();
+      restore();
+      release();
+      throw error;
+    }
+    const lossValue = (await value.data())[0]!;
+    value.dispose();
+    if (checks === 0 || !Number.isFinite(lossValue)) {
+      restore();
+      release();
+      if (checks > 0) throw nonFinite(lossValue);
+      throw new Error(
+        `fit: ${optimizer.getClassName()}.trainingStep never called context.checkLoss; the step was undone (a multi-pass optimizer must check every evaluation before updating)`,
+      );
+    }
+    release();
+    return { lossValue, gradientNorm: undefined };
   };
 
   const runStep = async (indices: Int32Array, epochIndex: number, stepIndex: number) => {
@@ -484,7 +598,9 @@ export async function fit(model: TensorModule, data: Dataset, options: FitOption
         return { history, globalStep, aborted: true, ...(resumedFrom ? { resumedFrom } : {}) };
       }
       const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
-      const { lossValue, gradientNorm } = await runStep(indices, epoch, step);
+      const { lossValue, gradientNorm } = multiPass
+        ? await runMultiPassStep(multiPass, indices, epoch, step)
+        : await runStep(indices, epoch, step);
       globalStep++;
       lossSum += lossValue;
       lossSteps++;
