@@ -8,7 +8,7 @@
 // --grids 3,5,10,20,50 (toy sweep), --epochs N (Fashion-MNIST, default 3), --backend cpu|wasm (default
 // wasm), --out FILE (JSON results, default benchmarks/results.json), --verbose (RMSE per step).
 // The README's numbers: `toy --steps 500 --grids 3,5,10,20`, `toy --grids 3 --steps 20 --optimizer lbfgs`,
-// `functions bases --steps 200`, `fashion --epochs 1` (each with its own --out).
+// `functions bases --steps 200`, `fashion --epochs 2 --train-count 6000` (each with its own --out).
 import { writeFileSync } from 'node:fs';
 import { evaluate, fit, manualSeed, Random, setBackend } from '@mlzoo/core';
 import { loadFashionMnist } from '@mlzoo/data/node';
@@ -187,13 +187,17 @@ function basisFamilies(): void {
   disposeDataset(dataset);
 }
 
-/** Fashion-MNIST (60k/10k): KAN [784, 64, 10] vs MLP 784-639-10 (same size), AdamW 1e-3, batch 128. */
+/** Fashion-MNIST (first --train-count training images, 10k test): KAN [784, 64, 10] vs MLP 784-639-10 (same size), AdamW 1e-3, batch 128. */
 async function fashion(): Promise<void> {
   const directory = option('fashion-dir', '/work/shared/data/fashion-mnist');
   const train = await loadFashionMnist({ split: 'train', source: { directory } });
   const test = await loadFashionMnist({ split: 'test', source: { directory } });
   const normalize = (images: tf.Tensor) => tf.tidy(() => tf.div(tf.sub(images, 0.286), 0.353));
-  const trainX = normalize(train.images);
+  // --train-count N: the first N training images (the full 60,000 by default)
+  const trainCount = Math.min(Number(option('train-count', '60000')), train.images.shape[0]!);
+  const trainImages = tf.slice(train.images, [0, 0, 0, 0], [trainCount, -1, -1, -1]);
+  const trainLabels = tf.slice(train.labels, [0], [trainCount]);
+  const trainX = normalize(trainImages);
   const testX = normalize(test.images);
   const rows: unknown[] = [];
   const models: [string, () => KANClassifier | MlpClassifier][] = [
@@ -207,7 +211,7 @@ async function fashion(): Promise<void> {
     const optimizer = new AdamW({ learningRate: 1e-3, weightDecay: 1e-4 });
     const history = await fit(
       model,
-      { x: trainX, y: train.labels },
+      { x: trainX, y: trainLabels },
       {
         optimizer,
         epochs,
@@ -227,6 +231,8 @@ async function fashion(): Promise<void> {
       model: label,
       parameters: model.numParameters(),
       epochs,
+      trainImages: trainCount,
+      testImages: test.images.shape[0],
       finalTrainLoss: history.history.at(-1)?.loss,
       testAccuracy: evaluation.accuracy,
       testLoss: evaluation.loss,
@@ -239,7 +245,7 @@ async function fashion(): Promise<void> {
     optimizer.dispose();
     model.dispose();
   }
-  tf.dispose([trainX, testX, train.images, train.labels, test.images, test.labels]);
+  tf.dispose([trainX, testX, trainImages, trainLabels, train.images, train.labels, test.images, test.labels]);
 }
 
 async function main(): Promise<void> {
