@@ -31,6 +31,13 @@ export interface LBFGSOptions {
   lineSearch?: 'strong-wolfe' | 'none';
 }
 
+/** Core's `TrainingStepContext` (fit's multi-pass protocol, see `MultiPassOptimizer` in @mlzoo/core). */
+interface TrainingStepContext {
+  computeLoss: () => tf.Scalar;
+  varList: tf.Variable[];
+  checkLoss: (loss: tf.Scalar) => void;
+}
+
 interface Evaluation {
   loss: number;
   gradient: Float64Array;
@@ -213,8 +220,9 @@ function tensorToFloat64(tensor: tf.Tensor): Float64Array {
  * L-BFGS as a `tf.Optimizer`. `minimize(f)` re-evaluates `f` as torch's closure does: up to
  * `maxIterations` iterations, each with a strong-Wolfe line search, and returns the loss before the
  * first iteration (as torch's `step(closure)`). `applyGradients(grads)` runs one iteration with the fixed
- * step `learningRate` and no line search (torch with `max_iter=1`, `line_search_fn=None`), so generic
- * loops such as core's `fit` can drive it too.
+ * step `learningRate` and no line search (torch with `max_iter=1`, `line_search_fn=None`), for loops
+ * that only have one gradient. Core's `fit` calls `trainingStep`, which is `minimize` on the batch's
+ * loss with every evaluation checked: one `fit` step is one `minimize(f)` call.
  *
  * @example
  * ```ts
@@ -335,9 +343,60 @@ export class LBFGS extends tf.Optimizer {
    * the loss at the starting point when `returnCost` is true.
    */
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+    return this.run(f, returnCost, varList, undefined);
+  }
+
+  /**
+   * Core's multi-pass protocol: `fit` calls this once per batch. It runs what `minimize` runs (up to
+   * `maxIterations` iterations with the line search), passing every evaluation's loss through
+   * `context.checkLoss` before using it. When a check throws, the variables go back to where the step
+   * began and the history to what it was, and the error propagates. Returns the loss at the start.
+   */
+  trainingStep(context: TrainingStepContext): tf.Scalar {
+    const { varList } = context;
+    const saved = {
+      variableNames: this.variableNames,
+      direction: this.direction,
+      stepLength: this.stepLength,
+      oldDirections: this.oldDirections.slice(),
+      oldSteps: this.oldSteps.slice(),
+      rho: this.rho.slice(),
+      hessianDiagonal: this.hessianDiagonal,
+      previousGradient: this.previousGradient,
+      previousLoss: this.previousLoss,
+      totalIterations: this.totalIterations,
+      functionEvaluations: this.functionEvaluations,
+    };
+    // tf.clone shares the data: no copy, and an exact way back
+    const start = varList.map((variable) => tf.clone(variable));
+    try {
+      return this.run(context.computeLoss, true, varList, context.checkLoss)!;
+    } catch (error) {
+      varList.forEach((variable, index) => {
+        variable.assign(start[index]!);
+      });
+      Object.assign(this, saved);
+      throw error;
+    } finally {
+      tf.dispose(start);
+    }
+  }
+
+  private run(
+    f: () => tf.Scalar,
+    returnCost: boolean,
+    varList: tf.Variable[] | undefined,
+    checkLoss: ((loss: tf.Scalar) => void) | undefined,
+  ): tf.Scalar | null {
     let variables: tf.Variable[] | undefined = varList;
     const evaluateAtCurrent = (keep: boolean): { evaluation: Evaluation; value?: tf.Scalar } => {
       const { value, grads } = tf.variableGrads(f, variables);
+      try {
+        checkLoss?.(value);
+      } catch (error) {
+        tf.dispose([value, ...Object.values(grads)]);
+        throw error;
+      }
       if (!variables) variables = this.resolveVariables(Object.keys(grads));
       const evaluation = { loss: value.dataSync()[0]!, gradient: this.flatten(variables, grads) };
       tf.dispose(grads);
@@ -356,9 +415,14 @@ export class LBFGS extends tf.Optimizer {
       this.writeParameters(resolved, start);
       return evaluation;
     };
-    this.iterate(resolved, first.evaluation, this.maxIterations, this.lineSearch, evaluateAlong, () => {
-      return evaluateAtCurrent(false).evaluation;
-    });
+    try {
+      this.iterate(resolved, first.evaluation, this.maxIterations, this.lineSearch, evaluateAlong, () => {
+        return evaluateAtCurrent(false).evaluation;
+      });
+    } catch (error) {
+      first.value?.dispose();
+      throw error;
+    }
     this.incrementIterations();
     return first.value ?? null;
   }

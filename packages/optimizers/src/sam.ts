@@ -14,6 +14,13 @@ export interface SAMOptions {
   adaptive?: boolean;
 }
 
+/** Core's `TrainingStepContext` (fit's multi-pass protocol, see `MultiPassOptimizer` in @mlzoo/core). */
+interface TrainingStepContext {
+  computeLoss: () => tf.Scalar;
+  varList: tf.Variable[];
+  checkLoss: (loss: tf.Scalar) => void;
+}
+
 const entriesOf = (gradients: tf.NamedTensorMap | NamedTensor[]): [string, tf.Tensor][] =>
   (Array.isArray(gradients)
     ? gradients.map((entry): [string, tf.Tensor] => [entry.name, entry.tensor])
@@ -22,10 +29,11 @@ const entriesOf = (gradients: tf.NamedTensorMap | NamedTensor[]): [string, tf.Te
 
 /**
  * SAM as a tf.Optimizer. `minimize(f)` evaluates `f` twice (at w and at w + e) and hands the second
- * gradient to `base`; it returns the first loss. For hand-written loops: `perturb(grads)` moves to
- * w + e, then compute the gradients again and call `applyGradients(grads2)`, which restores w and steps
- * the base optimizer. `applyGradients` without a preceding `perturb` throws: one gradient cannot make a
- * SAM step (core's `fit` therefore cannot drive SAM; use `minimize`).
+ * gradient to `base`; it returns the first loss. Core's `fit` drives it through `trainingStep` (the
+ * same two passes, each loss checked before anything moves). For hand-written loops: `perturb(grads)`
+ * moves to w + e, then compute the gradients again and call `applyGradients(grads2)`, which restores w
+ * and steps the base optimizer. `applyGradients` without a preceding `perturb` throws: one gradient
+ * cannot make a SAM step.
  */
 export class SAM extends tf.Optimizer {
   static get className(): string {
@@ -82,7 +90,7 @@ export class SAM extends tf.Optimizer {
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     if (!this.perturbation) {
       throw new Error(
-        'SAM.applyGradients: no perturbation in place. SAM needs the loss twice: use minimize(f), or call perturb(grads) and recompute the gradients first',
+        "SAM.applyGradients: no perturbation in place. SAM needs the loss twice: use minimize(f) or core's fit (which calls trainingStep), or call perturb(grads) and recompute the gradients first",
       );
     }
     this.restore();
@@ -104,9 +112,34 @@ export class SAM extends tf.Optimizer {
   }
 
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+    const loss = this.twoPassStep(f, varList, undefined);
+    if (returnCost) return loss;
+    loss.dispose();
+    return null;
+  }
+
+  /**
+   * Core's multi-pass protocol: `fit` calls this once per batch. Both passes run here; each loss goes
+   * through `context.checkLoss` before it is used (the first before the perturbation, the second before
+   * the base step), and when a check throws the perturbation is removed and the base optimizer is left
+   * untouched. Returns the loss at w.
+   */
+  trainingStep(context: TrainingStepContext): tf.Scalar {
+    return this.twoPassStep(context.computeLoss, context.varList, context.checkLoss);
+  }
+
+  private twoPassStep(
+    f: () => tf.Scalar,
+    varList: tf.Variable[] | undefined,
+    checkLoss: ((loss: tf.Scalar) => void) | undefined,
+  ): tf.Scalar {
     const first = tf.variableGrads(f, varList);
     try {
+      checkLoss?.(first.value);
       this.perturb(first.grads);
+    } catch (error) {
+      first.value.dispose();
+      throw error;
     } finally {
       tf.dispose(first.grads);
     }
@@ -118,12 +151,17 @@ export class SAM extends tf.Optimizer {
       first.value.dispose();
       throw error;
     }
+    try {
+      checkLoss?.(second.value);
+    } catch (error) {
+      this.restore();
+      tf.dispose([first.value, second.value, ...Object.values(second.grads)]);
+      throw error;
+    }
     second.value.dispose();
     this.applyGradients(second.grads);
     tf.dispose(second.grads);
-    if (returnCost) return first.value;
-    first.value.dispose();
-    return null;
+    return first.value;
   }
 
   override dispose(): void {

@@ -167,13 +167,15 @@ describe('with core fit', () => {
     tf.dispose([x, y]);
   });
 
-  it('SAM cannot be driven by fit (one gradient per step) and says so', async () => {
+  it('SAM trains through fit (trainingStep; see fit.test.ts) but one gradient alone cannot make its step', async () => {
     const { x, y } = regressionData(16);
     const model = new TinyRegressor();
     const optimizer = new SAM({ base: new AdamW() });
-    await expect(fit(model, { x, y }, { optimizer, loss: 'mse', batchSize: 16 })).rejects.toThrow(
-      /SAM needs the loss twice/,
-    );
+    const result = await fit(model, { x, y }, { optimizer, loss: 'mse', batchSize: 16 });
+    expect(result.globalStep).toBe(1);
+    const { value, grads } = tf.variableGrads(() => networkLoss(model, x, y)(), model.parameters());
+    expect(() => optimizer.applyGradients(grads)).toThrow(/SAM needs the loss twice/);
+    tf.dispose([value, ...Object.values(grads)]);
     optimizer.dispose();
     model.dispose();
     tf.dispose([x, y]);
