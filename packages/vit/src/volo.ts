@@ -293,8 +293,17 @@ function subsample(input: tf.Tensor, stride: number): tf.Tensor {
     [0, outWidth * stride - width],
     [0, 0],
   ]);
-  const grouped = tf.reshape(padded, [batch, outHeight, stride, outWidth, stride, channels]);
-  const picked = tf.slice(grouped, [0, 0, 0, 0, 0, 0], [batch, outHeight, 1, outWidth, 1, channels]);
+  // rank-3 views only: wasm slices tensors of rank 5 and more element by element
+  const rows = tf.slice(
+    tf.reshape(padded, [batch * outHeight, stride, outWidth * stride * channels]),
+    [0, 0, 0],
+    [-1, 1, -1],
+  );
+  const picked = tf.slice(
+    tf.reshape(rows, [batch * outHeight * outWidth, stride, channels]),
+    [0, 0, 0],
+    [-1, 1, -1],
+  );
   return tf.reshape(picked, [batch, outHeight, outWidth, channels]);
 }
 
@@ -302,15 +311,18 @@ function subsample(input: tf.Tensor, stride: number): tf.Tensor {
 function spread(input: tf.Tensor, stride: number): tf.Tensor {
   if (stride === 1) return input;
   const [batch, height, width, channels] = input.shape as [number, number, number, number];
-  const expanded = tf.pad(tf.reshape(input, [batch, height, 1, width, 1, channels]), [
-    [0, 0],
-    [0, 0],
-    [0, stride - 1],
+  // rank-3 pads only (see subsample)
+  const columns = tf.pad(tf.reshape(input, [batch * height * width, 1, channels]), [
     [0, 0],
     [0, stride - 1],
     [0, 0],
   ]);
-  const flat = tf.reshape(expanded, [batch, height * stride, width * stride, channels]);
+  const rows = tf.pad(tf.reshape(columns, [batch * height, 1, width * stride * channels]), [
+    [0, 0],
+    [0, stride - 1],
+    [0, 0],
+  ]);
+  const flat = tf.reshape(rows, [batch, height * stride, width * stride, channels]);
   return tf.slice(flat, [0, 0, 0, 0], [batch, (height - 1) * stride + 1, (width - 1) * stride + 1, channels]);
 }
 
@@ -329,7 +341,13 @@ function averagePoolCeil(input: tf.Tensor, stride: number): tf.Tensor {
     [0, outWidth * stride - width],
     [0, 0],
   ]);
-  const sums = tf.sum(tf.reshape(padded, [batch, outHeight, stride, outWidth, stride, channels]), [2, 4]);
+  const rowSums = tf.sum(tf.reshape(padded, [batch * outHeight, stride, outWidth * stride * channels]), 1);
+  const sums = tf.reshape(tf.sum(tf.reshape(rowSums, [batch * outHeight * outWidth, stride, channels]), 1), [
+    batch,
+    outHeight,
+    outWidth,
+    channels,
+  ]);
   const counts = new Float32Array(outHeight * outWidth);
   for (let row = 0; row < outHeight; row++) {
     for (let column = 0; column < outWidth; column++) {
@@ -443,7 +461,7 @@ export class OutlookAttention extends Module implements TensorModule {
       // [B, L, K^2, heads, hd] -> [B * heads * L, K^2, hd]
       const unfolded = tf.reshape(
         tf.transpose(
-          tf.reshape(tf.stack(windows, 3), [batch, locations, taps, numHeads, headDim]),
+          tf.reshape(tf.concat(windows, 3), [batch, locations, taps, numHeads, headDim]),
           [0, 3, 1, 2, 4],
         ),
         [batch * numHeads * locations, taps, headDim],
@@ -465,21 +483,23 @@ export class OutlookAttention extends Module implements TensorModule {
       // [B, heads, L, K^2, hd] -> [B, h, w, K^2, C]
       const perTap = tf.reshape(
         tf.transpose(tf.reshape(mixed, [batch, numHeads, locations, taps, headDim]), [0, 2, 3, 1, 4]),
-        [batch, outHeight, outWidth, taps, dim],
+        [batch, outHeight, outWidth, taps * dim],
       );
       // fold: every tap's map goes back to its offset in the padded grid; overlaps add up
       const paddedHeight = height + 2 * padding;
       const paddedWidth = width + 2 * padding;
-      const tapMaps = tf.unstack(perTap, 3);
       let folded: tf.Tensor | null = null;
       for (let row = 0; row < kernel; row++) {
         for (let column = 0; column < kernel; column++) {
-          const placed = tf.pad(spread(tapMaps[row * kernel + column]!, stride), [
-            [0, 0],
-            [row, paddedHeight - row - extentHeight],
-            [column, paddedWidth - column - extentWidth],
-            [0, 0],
-          ]);
+          const placed = tf.pad(
+            spread(tf.slice(perTap, [0, 0, 0, (row * kernel + column) * dim], [-1, -1, -1, dim]), stride),
+            [
+              [0, 0],
+              [row, paddedHeight - row - extentHeight],
+              [column, paddedWidth - column - extentWidth],
+              [0, 0],
+            ],
+          );
           folded = folded ? tf.add(folded, placed) : placed;
         }
       }
@@ -543,20 +563,22 @@ export class VoloClassAttention extends Module {
     const [batch, tokens] = input.shape as [number, number, number];
     const { numHeads, headDim } = this;
     return tf.tidy(() => {
-      const kv = tf.transpose(
-        tf.reshape(this.kv.forward(input), [batch, tokens, 2, numHeads, headDim]),
-        [2, 0, 3, 1, 4],
-      );
-      const [k, v] = tf.unstack(kv, 0);
+      // k and v split on the rank-3 projection (wasm slices rank-5 tensors element by element)
+      const kv = this.kv.forward(input);
+      const inner = numHeads * headDim;
+      const heads = (part: tf.Tensor) =>
+        tf.transpose(tf.reshape(part, [batch, tokens, numHeads, headDim]), [0, 2, 1, 3]);
+      const k = heads(tf.slice(kv, [0, 0, 0], [-1, -1, inner]));
+      const v = heads(tf.slice(kv, [0, 0, inner], [-1, -1, inner]));
       const q = tf.reshape(this.q.forward(tf.slice(input, [0, 0, 0], [-1, 1, -1])), [
         batch,
         numHeads,
         1,
         headDim,
       ]);
-      let weights = normalizeScores(tf.matMul(tf.mul(q, this.scale), k!, false, true), this.scoreNorm);
+      let weights = normalizeScores(tf.matMul(tf.mul(q, this.scale), k, false, true), this.scoreNorm);
       weights = dropout(weights, this.attnDrop, { training: options.training, random: this.#random });
-      const merged = tf.reshape(tf.matMul(weights, v!), [batch, 1, numHeads * headDim]);
+      const merged = tf.reshape(tf.matMul(weights, v), [batch, 1, numHeads * headDim]);
       return dropout(this.proj.forward(merged), this.projDrop, {
         training: options.training,
         random: this.#random,
