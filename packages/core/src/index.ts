@@ -86,9 +86,12 @@ export {
   type FitOptions,
   type FitResult,
   fit,
+  isMultiPassOptimizer,
+  type MultiPassOptimizer,
   memoryCheckpoint,
   type NamedTensor,
   NonFiniteLossError,
   type TrainingProgress,
+  type TrainingStepContext,
 } from './training.js';
 export { installWasmKernelFixes } from './wasm-kernels.js';
