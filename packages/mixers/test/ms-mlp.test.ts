@@ -1,11 +1,19 @@
 // MS-MLP: the model suite on a tiny config, preset counts, golden fixtures from the reference re-created
 // in PyTorch (tools/fixtures/mixers_mlps.py), circular shifts, channel groups, errors.
 
+import { Conv2d } from '@mlzoo/layers';
 import { runModelSuite } from '@mlzoo/testing';
 import { checkAgainstFixture, fixtureNames, loadFixture } from '@mlzoo/testing/golden';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { chunkSizes, MS_MLP_PRESETS, MsMlp, type MsMlpConfig, roll } from '../src/ms-mlp.js';
+import {
+  chunkSizes,
+  depthwiseBySlices,
+  MS_MLP_PRESETS,
+  MsMlp,
+  type MsMlpConfig,
+  roll,
+} from '../src/ms-mlp.js';
 
 const FIXTURES = new URL('../fixtures/ms-mlp/', import.meta.url);
 
@@ -116,6 +124,26 @@ describe('MsMlp behaviour', () => {
       expect([...roll(x, -1, 1).dataSync()]).toEqual([1, 2, 3, 4, 0]);
       expect([...roll(x, 5, 1).dataSync()]).toEqual([0, 1, 2, 3, 4]);
     });
+  });
+
+  it('depthwiseBySlices equals the depthwise Conv2d it reads its parameters from', () => {
+    for (const kernelSize of [1, 3, 5]) {
+      const conv = new Conv2d({
+        inChannels: 4,
+        outChannels: 4,
+        kernelSize,
+        padding: Math.floor(kernelSize / 2),
+        groups: 4,
+      });
+      tf.tidy(() => {
+        const input = tf.randomNormal([2, 5, 6, 4], 0, 1, 'float32', kernelSize);
+        const difference = tf
+          .max(tf.abs(tf.sub(depthwiseBySlices(conv, input), conv.forward(input))))
+          .dataSync()[0]!;
+        expect(difference, `kernel ${kernelSize}`).toBeLessThan(1e-5);
+      });
+      conv.dispose();
+    }
   });
 
   it('splits channels as torch.chunk (ceil-sized chunks, possibly fewer than asked)', () => {
