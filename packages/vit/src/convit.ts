@@ -299,12 +299,16 @@ export class GatedPositionalAttention extends Module implements AttentionModule 
     const [batch, tokens] = input.shape as [number, number, number];
     const { numHeads, headDim } = this;
     return tf.tidy(() => {
-      const qk = tf.transpose(
-        tf.reshape(this.qk.forward(input), [batch, tokens, 2, numHeads, headDim]),
-        [2, 0, 3, 1, 4],
-      );
-      const [q, k] = tf.unstack(qk, 0);
-      const patchScore = normalizeScores(tf.mul(tf.matMul(q!, k!, false, true), this.scale), this.scoreNorm);
+      // q and k split on the rank-3 projection (wasm slices rank-5 tensors element by element)
+      const qk = this.qk.forward(input);
+      const heads = (offset: number) =>
+        tf.transpose(
+          tf.reshape(tf.slice(qk, [0, 0, offset], [-1, -1, this.dim]), [batch, tokens, numHeads, headDim]),
+          [0, 2, 1, 3],
+        );
+      const q = heads(0);
+      const k = heads(this.dim);
+      const patchScore = normalizeScores(tf.mul(tf.matMul(q, k, false, true), this.scale), this.scoreNorm);
       // [N * N, 3] -> [N, N, heads] -> [1, heads, N, N]
       const positional = tf.reshape(this.posProj.forward(this.relIndices), [tokens, tokens, numHeads]);
       const posScore = tf.softmax(tf.expandDims(tf.transpose(positional, [2, 0, 1]), 0), -1);

@@ -381,14 +381,18 @@ export class RefinedAttention extends Module {
         );
         next = previous!;
       } else {
-        const qkv = tf.transpose(
-          tf.reshape(this.qkv.forward(input), [batch, tokens, 3, numHeads, headDim]),
-          [2, 0, 3, 1, 4],
-        );
-        const [q, k, v] = tf.unstack(qkv, 0);
-        values = v!;
+        // q, k and v split on the rank-3 projection (wasm slices rank-5 tensors element by element)
+        const qkv = this.qkv.forward(input);
+        const heads = (offset: number) =>
+          tf.transpose(
+            tf.reshape(tf.slice(qkv, [0, 0, offset], [-1, -1, dim]), [batch, tokens, numHeads, headDim]),
+            [0, 2, 1, 3],
+          );
+        const q = heads(0);
+        const k = heads(dim);
+        values = heads(2 * dim);
         const root = Math.sqrt(this.scale);
-        const scores = tf.matMul(tf.mul(q!, root), tf.mul(k!, root), false, true);
+        const scores = tf.matMul(tf.mul(q, root), tf.mul(k, root), false, true);
         weights = normalizeScores(scores, this.attentionConfig);
         if (previous) weights = tf.add(weights, tf.mul(previous, this.scale));
         weights = dropout(weights, this.attentionConfig.attnDrop ?? 0, {
