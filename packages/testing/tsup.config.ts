@@ -1,3 +1,5 @@
 import { libraryConfig } from '../../tools/tsup.library.ts';
 
-export default libraryConfig(['src/index.ts', 'src/checks.ts', 'src/golden.ts'], { external: ['vitest'] });
+export default libraryConfig(['src/index.ts', 'src/checks.ts', 'src/golden.ts', 'src/readme.ts'], {
+  external: ['vitest'],
+});
