@@ -7,8 +7,9 @@
 // Options: --optimizer adam|lbfgs (default adam), --steps N (steps per grid, default 200 as pykan),
 // --grids 3,5,10,20,50 (toy sweep), --epochs N (Fashion-MNIST, default 3), --backend cpu|wasm (default
 // wasm), --out FILE (JSON results, default benchmarks/results.json), --verbose (RMSE per step).
-// The README's numbers: `toy --steps 500 --grids 3,5,10,20`, `toy --grids 3 --steps 20 --optimizer lbfgs`,
-// `functions bases --steps 200`, `fashion --epochs 2 --train-count 6000` (each with its own --out).
+// The README's numbers: `toy --steps 500 --grids 3,5,10,20`, `toy --steps 500 --grids 3,10,20,50`,
+// `toy --grids 3 --steps 20 --optimizer lbfgs`, `functions --steps 200`, `bases --steps 1000`,
+// `fashion --epochs 2 --train-count 6000`, `fashion --epochs 1` (each with its own --out).
 import { writeFileSync } from 'node:fs';
 import { evaluate, fit, manualSeed, Random, setBackend } from '@mlzoo/core';
 import { loadFashionMnist } from '@mlzoo/data/node';
