@@ -28,6 +28,10 @@ export default defineConfig({
         items: [
           { text: '@mlzoo/core', link: '/reference/core' },
           { text: '@mlzoo/layers', link: '/reference/layers' },
+          { text: '@mlzoo/vit', link: '/reference/vit' },
+          { text: '@mlzoo/mixers', link: '/reference/mixers' },
+          { text: '@mlzoo/kan', link: '/reference/kan' },
+          { text: '@mlzoo/optimizers', link: '/reference/optimizers' },
           { text: '@mlzoo/data', link: '/reference/data' },
           { text: '@mlzoo/testing', link: '/reference/testing' },
           { text: 'mlzoo CLI', link: '/reference/cli' },
