@@ -22,8 +22,20 @@ async function mlzoo(args: string[]) {
   let stdout = '';
   let stderr = '';
   const streams: Streams = {
-    stdout: { write: (text: string) => ((stdout += text), true), isTTY: false },
-    stderr: { write: (text: string) => ((stderr += text), true), isTTY: false },
+    stdout: {
+      write: (text: string) => {
+        stdout += text;
+        return true;
+      },
+      isTTY: false,
+    },
+    stderr: {
+      write: (text: string) => {
+        stderr += text;
+        return true;
+      },
+      isTTY: false,
+    },
   };
   const before = tf.memory().numTensors;
   const code = await main(args, { streams });
