@@ -1,7 +1,7 @@
 // The `mlzoo` command-line program (commander). `main` runs it in-process and returns the exit code
 // instead of exiting, so tests call it directly; src/cli.ts is the executable entry.
 import { Command, CommanderError } from 'commander';
-import { bench } from './commands/bench.js';
+import { BENCH_MODELS, bench } from './commands/bench.js';
 import { DEMO_SETTINGS, demo } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { info } from './commands/info.js';
@@ -221,6 +221,7 @@ function buildProgram(
     .option('--markdown <path>', 'write a markdown table')
     .option('--min-time <seconds>', 'time each measurement for at least this long', '1')
     .option('--max-iterations <n>', 'at most this many timed iterations per measurement', '50')
+    .option('--models <list>', 'comma-separated 28x28x1 models to time', BENCH_MODELS.join(','))
     .action(async (options: Record<string, string | boolean | undefined>, command: Command) =>
       run(command, options.json === true, async (output) => {
         await bench(
@@ -233,6 +234,10 @@ function buildProgram(
             ...(options.markdown ? { markdownPath: options.markdown as string } : {}),
             minSeconds: parsePositiveNumber('--min-time', options.minTime as string)!,
             maxIterations: parsePositiveInteger('--max-iterations', options.maxIterations as string)!,
+            models: (options.models as string)
+              .split(',')
+              .map((name) => name.trim())
+              .filter(Boolean),
           },
           output,
         );

@@ -448,6 +448,8 @@ describe('mlzoo demo and bench', () => {
         backends: ['wasm', 'webgpu'],
         matmulSizes: [32],
         convBatch: 1,
+        models: [MODEL, 'mixer_fashion_mnist'],
+        trainBatch: 4,
         minSeconds: 0.01,
         maxIterations: 2,
         jsonPath,
@@ -466,6 +468,8 @@ describe('mlzoo demo and bench', () => {
       'embedding gradient',
       `${MODEL} train step`,
       `${MODEL} inference`,
+      'mixer_fashion_mnist train step',
+      'mixer_fashion_mnist inference',
     ]);
     for (const measurement of result.measurements) {
       expect(measurement.milliseconds).toBeGreaterThan(0);
@@ -474,7 +478,7 @@ describe('mlzoo demo and bench', () => {
         Number.isFinite(measurement.gflops ?? measurement.imagesPerSecond ?? measurement.milliseconds),
       ).toBe(true);
     }
-    expect(JSON.parse(await readFile(jsonPath, 'utf8')).measurements).toHaveLength(5);
+    expect(JSON.parse(await readFile(jsonPath, 'utf8')).measurements).toHaveLength(7);
     expect(await readFile(markdownPath, 'utf8')).toBe(benchMarkdown(result));
     expect(benchMarkdown(result)).toMatch(/^\| benchmark \| shape \| wasm \|/);
   });

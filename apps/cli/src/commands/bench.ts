@@ -27,7 +27,14 @@ export interface BenchOptions {
   matmulSizes?: number[];
   /** Images per conv2d call (default 64). */
   convBatch?: number;
+  /** Registered 28x28x1 models to time a train step and inference for (default `BENCH_MODELS`). */
+  models?: string[];
+  /** Train-step batch size (default 128); inference uses twice this. */
+  trainBatch?: number;
 }
+
+/** The models `mlzoo bench` times by default: the MLP, the ViT and the Mixer Fashion-MNIST presets. */
+export const BENCH_MODELS = [DEFAULT_MODEL, 'vit_fashion_mnist', 'mixer_fashion_mnist'];
 
 export interface BenchMeasurement {
   backend: string;
@@ -48,7 +55,8 @@ export interface BenchResult {
   cpus: number;
   cpuModel: string;
   tfjs: string;
-  model: string;
+  /** The models timed. */
+  models: string[];
   measurements: BenchMeasurement[];
   /** Backends that could not be started, with the reason. */
   unavailable: Record<string, string>;
@@ -163,40 +171,42 @@ async function measureBackend(
     );
   }
 
-  const built = buildModel(DEFAULT_MODEL);
-  const model: TensorModule = built.model;
-  try {
-    const trainBatch = 128;
-    const images = tf.randomUniform([trainBatch, 28, 28, 1]);
-    const labels = tf.tensor1d(
-      Int32Array.from({ length: trainBatch }, (_, index) => index % 10),
-      'int32',
-    );
-    const optimizer: tf.Optimizer = tf.train.adam(1e-3);
-    const variables = model.parameters({ trainable: true });
-    const timed = await time(async () => {
-      const { value, grads } = tf.tidy(() =>
-        tf.variableGrads(() => crossEntropy(model.forward(images, { training: true }), labels), variables),
+  for (const modelName of options.models ?? BENCH_MODELS) {
+    const built = buildModel(modelName);
+    const model: TensorModule = built.model;
+    try {
+      const trainBatch = options.trainBatch ?? 128;
+      const images = tf.randomUniform([trainBatch, 28, 28, 1]);
+      const labels = tf.tensor1d(
+        Int32Array.from({ length: trainBatch }, (_, index) => index % 10),
+        'int32',
       );
-      optimizer.applyGradients(grads);
-      await value.data();
-      tf.dispose([value, ...Object.values(grads)]);
-    }, timing);
-    optimizer.dispose();
-    tf.dispose([images, labels]);
-    record(`${DEFAULT_MODEL} train step`, `batch ${trainBatch}, Adam`, timed, { images: trainBatch });
+      const optimizer: tf.Optimizer = tf.train.adam(1e-3);
+      const variables = model.parameters({ trainable: true });
+      const timed = await time(async () => {
+        const { value, grads } = tf.tidy(() =>
+          tf.variableGrads(() => crossEntropy(model.forward(images, { training: true }), labels), variables),
+        );
+        optimizer.applyGradients(grads);
+        await value.data();
+        tf.dispose([value, ...Object.values(grads)]);
+      }, timing);
+      optimizer.dispose();
+      tf.dispose([images, labels]);
+      record(`${modelName} train step`, `batch ${trainBatch}, Adam`, timed, { images: trainBatch });
 
-    const inferenceBatch = 256;
-    const batch = tf.randomUniform([inferenceBatch, 28, 28, 1]);
-    const inferred = await time(async () => {
-      const output = model.forward(batch, { training: false });
-      await output.data();
-      output.dispose();
-    }, timing);
-    batch.dispose();
-    record(`${DEFAULT_MODEL} inference`, `batch ${inferenceBatch}`, inferred, { images: inferenceBatch });
-  } finally {
-    model.dispose();
+      const inferenceBatch = 2 * trainBatch;
+      const batch = tf.randomUniform([inferenceBatch, 28, 28, 1]);
+      const inferred = await time(async () => {
+        const output = model.forward(batch, { training: false });
+        await output.data();
+        output.dispose();
+      }, timing);
+      batch.dispose();
+      record(`${modelName} inference`, `batch ${inferenceBatch}`, inferred, { images: inferenceBatch });
+    } finally {
+      model.dispose();
+    }
   }
   return measurements;
 }
@@ -272,7 +282,7 @@ export async function bench(options: BenchOptions, output: Output): Promise<Benc
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
     tfjs: tf.version_core,
-    model: DEFAULT_MODEL,
+    models: options.models ?? BENCH_MODELS,
     measurements: [],
     unavailable: {},
   };
