@@ -1,9 +1,8 @@
 // pykan's training loop (`MultKAN.fit`, KindXiaoming/pykan kan/MultKAN.py) for a KAN regressor:
 // full-batch (or mini-batch) MSE plus λ · regularisation, with Adam (default here) or pykan's default
-// L-BFGS (lr 1, history 10, strong-Wolfe line search, from @mlzoo/optimizers), grid updates from the
-// training inputs every
-// stopGridUpdateStep / gridUpdateNum steps during the first stopGridUpdateStep steps. Losses are
-// reported as RMSE, as pykan logs them.
+// L-BFGS (lr 1, history 10, strong-Wolfe line search, tolerances 1e-32 as pykan's, from
+// @mlzoo/optimizers), grid updates from the training inputs every stopGridUpdateStep / gridUpdateNum
+// steps during the first stopGridUpdateStep steps. Losses are reported as RMSE, as pykan logs them.
 import { defaultRandom, type Random } from '@mlzoo/core';
 import { LBFGS } from '@mlzoo/optimizers';
 import * as tf from '@tensorflow/tfjs-core';
@@ -20,8 +19,9 @@ export interface FitKANOptions {
   /** Optimizer steps (default 100). With L-BFGS each step runs up to `lbfgsIterations` iterations. */
   steps?: number;
   /**
-   * 'adam' (default), 'lbfgs' (pykan's default; in the README's measurements it stalls on the toy task,
-   * so Adam is the default here), or any tf.Optimizer.
+   * 'adam' (default), 'lbfgs' (pykan's default; on the README's toy task it reaches pykan's error from
+   * some initialisations and stops in a poor stationary point from others, so Adam remains the default
+   * here), or any tf.Optimizer.
    */
   optimizer?: 'lbfgs' | 'adam' | tf.Optimizer;
   /** Learning rate (default 1 for L-BFGS, 1e-2 for Adam). */
@@ -83,6 +83,7 @@ export function fitKAN(model: KAN, dataset: KANDataset, options: FitKANOptions =
           maxIterations: options.lbfgsIterations ?? 20,
           toleranceGrad: 1e-32,
           toleranceChange: 1e-32,
+          toleranceYs: 1e-32,
         })
       : choice === 'adam'
         ? tf.train.adam(options.learningRate ?? 1e-2)

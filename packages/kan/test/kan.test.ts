@@ -1,5 +1,6 @@
 // KANLinear and KAN against golden fixtures written by tools/fixtures/kan.py (a PyTorch re-creation of
 // pykan's spline.py / KANLayer.py / MultKAN.py), plus behaviour the fixtures cannot show.
+import { manualSeed, Random } from '@mlzoo/core';
 import { runModelSuite } from '@mlzoo/testing';
 import { checkAgainstFixture, expectClose, fixtureNames, loadFixture } from '@mlzoo/testing/golden';
 import * as tf from '@tensorflow/tfjs-core';
@@ -7,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { KAN, KAN_PRESETS, KANClassifier, type KANConfig } from '../src/kan.js';
 import { KANLinear, type KANLinearOptions } from '../src/kan-linear.js';
 import { bsplineBasis } from '../src/spline.js';
+import { createDataset, disposeDataset, fitKAN } from '../src/train.js';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url);
 
@@ -273,4 +275,29 @@ runModelSuite({
   inputShape: [4, 4, 1],
   numParameters: (16 * 5 + 5 * 3) * (6 + 2),
   tolerance: 1e-5,
+});
+
+describe('fitKAN with L-BFGS', () => {
+  it("fits sin(πx) with a [1, 1] KAN in two steps (pykan's L-BFGS settings)", () => {
+    const before = tf.memory().numTensors;
+    const sine = (x: tf.Tensor) => tf.tidy(() => tf.sin(tf.mul(Math.PI, x)));
+    const dataset = createDataset(sine, {
+      numVariables: 1,
+      trainCount: 100,
+      testCount: 100,
+      random: new Random(1),
+    });
+    manualSeed(0);
+    const model = new KAN({ widths: [1, 1], gridSize: 5, splineOrder: 3 });
+    const start = tf.tidy(() =>
+      Math.sqrt(
+        tf.mean(tf.square(tf.sub(model.forward(dataset.testInput), dataset.testLabel))).dataSync()[0]!,
+      ),
+    );
+    const history = fitKAN(model, dataset, { steps: 2, optimizer: 'lbfgs' });
+    expect(history.testLoss.at(-1)!).toBeLessThan(start / 50);
+    model.dispose();
+    disposeDataset(dataset);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

@@ -22,6 +22,11 @@ export interface LBFGSOptions {
   toleranceGrad?: number;
   /** Stop when the loss or the step changes less than this (torch `tolerance_change`, default 1e-9). */
   toleranceChange?: number;
+  /**
+   * A curvature pair (s, y) enters the history only when yᵀs exceeds this (default 1e-10, torch's fixed
+   * threshold; pykan's LBFGS makes it an option, `tolerance_ys`, and its `fit` uses 1e-32).
+   */
+  toleranceYs?: number;
   /** Curvature pairs kept (torch `history_size`, default 100). */
   historySize?: number;
   /**
@@ -246,6 +251,7 @@ export class LBFGS extends tf.Optimizer {
   readonly maxEvaluations: number;
   readonly toleranceGrad: number;
   readonly toleranceChange: number;
+  readonly toleranceYs: number;
   readonly historySize: number;
   readonly lineSearch: 'strong-wolfe' | 'none';
 
@@ -271,6 +277,7 @@ export class LBFGS extends tf.Optimizer {
     this.maxEvaluations = options.maxEvaluations ?? Math.floor((this.maxIterations * 5) / 4);
     this.toleranceGrad = options.toleranceGrad ?? 1e-7;
     this.toleranceChange = options.toleranceChange ?? 1e-9;
+    this.toleranceYs = options.toleranceYs ?? 1e-10;
     this.historySize = options.historySize ?? 100;
     this.lineSearch = options.lineSearch ?? 'strong-wolfe';
     const positive = (name: string, value: number, integer: boolean) => {
@@ -281,8 +288,8 @@ export class LBFGS extends tf.Optimizer {
     positive('maxIterations', this.maxIterations, true);
     positive('maxEvaluations', this.maxEvaluations, true);
     positive('historySize', this.historySize, true);
-    if (!(this.toleranceGrad >= 0) || !(this.toleranceChange >= 0))
-      throw new Error('LBFGS: toleranceGrad and toleranceChange must be non-negative');
+    if (!(this.toleranceGrad >= 0) || !(this.toleranceChange >= 0) || !(this.toleranceYs >= 0))
+      throw new Error('LBFGS: toleranceGrad, toleranceChange and toleranceYs must be non-negative');
     if (this.lineSearch !== 'strong-wolfe' && this.lineSearch !== 'none')
       throw new Error(`LBFGS: lineSearch must be 'strong-wolfe' or 'none', got '${String(this.lineSearch)}'`);
   }
@@ -469,7 +476,7 @@ export class LBFGS extends tf.Optimizer {
         const y = gradient.map((value, index) => value - this.previousGradient![index]!);
         const s = this.direction.map((value) => value * this.stepLength);
         const ys = dot(y, s);
-        if (ys > 1e-10) {
+        if (ys > this.toleranceYs) {
           if (this.oldDirections.length === this.historySize) {
             this.oldDirections.shift();
             this.oldSteps.shift();
@@ -638,6 +645,7 @@ export class LBFGS extends tf.Optimizer {
       maxEvaluations: this.maxEvaluations,
       toleranceGrad: this.toleranceGrad,
       toleranceChange: this.toleranceChange,
+      toleranceYs: this.toleranceYs,
       historySize: this.historySize,
       lineSearch: this.lineSearch,
     };

@@ -65,6 +65,38 @@ describe('LBFGS', () => {
     restored.dispose();
   });
 
+  it('keeps curvature pairs with yᵀs below 1e-10 only when toleranceYs allows them (pykan: 1e-32)', async () => {
+    const before = tf.memory().numTensors;
+    // a quadratic started so close to its minimum that every yᵀs is ~1e-12
+    const run = async (toleranceYs: number | undefined) => {
+      const w = tf.tidy(() => tf.variable(tf.tensor1d([3e-6, -2e-6, 1e-6])));
+      const scales = tf.tensor1d([1, 2, 3]);
+      const loss = () => tf.tidy(() => tf.sum(tf.mul(scales, tf.square(w))) as tf.Scalar);
+      const optimizer = new LBFGS({
+        maxIterations: 4,
+        historySize: 10,
+        toleranceGrad: 0,
+        toleranceChange: 0,
+        toleranceYs,
+      });
+      optimizer.minimize(loss, false, [w]);
+      const weights = await optimizer.getWeights();
+      const pairs = weights.find((weight) => weight.name === 'lbfgs/rho')!.tensor.shape[0]!;
+      // the iteration count is a new tensor; the lbfgs/* tensors belong to the optimizer
+      tf.dispose(
+        weights.filter((weight) => !weight.name.startsWith('lbfgs/')).map((weight) => weight.tensor),
+      );
+      tf.dispose([w, scales]);
+      optimizer.dispose();
+      return pairs;
+    };
+    expect(await run(undefined)).toBe(0);
+    expect(await run(1e-32)).toBeGreaterThan(0);
+    expect(new LBFGS({ toleranceYs: 1e-32 }).getConfig().toleranceYs).toBe(1e-32);
+    expect(() => new LBFGS({ toleranceYs: -1 })).toThrow(/toleranceYs must be non-negative/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('rejects bad options and changed variables', () => {
     expect(() => new LBFGS({ historySize: 0 })).toThrow(/historySize must be a positive integer/);
     const a = tf.variable(tf.scalar(1));
