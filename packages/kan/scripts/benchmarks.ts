@@ -9,7 +9,8 @@
 // wasm), --out FILE (JSON results, default benchmarks/results.json), --verbose (RMSE per step), --seed N
 // (the toy model's initialisation seed, default 1; the dataset does not change).
 // The README's numbers: `toy --steps 500 --grids 3,5,10,20`, `toy --steps 500 --grids 3,10,20,50`,
-// `toy --grids 3 --steps 20 --optimizer lbfgs --seed S` (S = 0..4), `functions --steps 200`, `bases --steps 1000`,
+// `toy --grids 3,5,10,20 --steps 50 --optimizer lbfgs --seed 0`, `toy --grids 3 --steps 20 --optimizer lbfgs
+// --seed S` and `toy --grids 3 --steps 500 --seed S` (S = 0..4), `functions --steps 200`, `bases --steps 1000`,
 // `fashion --epochs 2 --train-count 6000`, `fashion --epochs 1` (each with its own --out).
 import { writeFileSync } from 'node:fs';
 import { evaluate, fit, manualSeed, Random, setBackend } from '@mlzoo/core';
