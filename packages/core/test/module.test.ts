@@ -152,10 +152,10 @@ describe('initializers', () => {
     expect(Math.abs(mean)).toBeLessThan(0.001);
     expect(std).toBeGreaterThan(0.0195);
     expect(std).toBeLessThan(0.0205);
-    const started = Date.now();
+    // far-off narrow bounds take the inverse-CDF path (rejection sampling would run for minutes and
+    // hit the test timeout); the values must lie inside and follow the falling density
     const narrow = truncNormal([10000], { a: 5, b: 5.01, random: new Random(2) });
     const narrowValues = Array.from(narrow.dataSync());
-    expect(Date.now() - started).toBeLessThan(2000); // rejection sampling would take minutes
     expect(Math.min(...narrowValues)).toBeGreaterThanOrEqual(5);
     expect(Math.max(...narrowValues)).toBeLessThanOrEqual(5.01);
     // the density falls across [5, 5.01]: more samples in the lower half
