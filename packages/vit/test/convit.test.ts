@@ -73,18 +73,9 @@ describe('ConViT presets', () => {
   });
 
   // Building 28M + 87M parameters takes ~25 s on the cpu backend, so these two run only with
-  // MLZOO_LARGE_PRESETS=1; tools/fixtures/convit.py --counts gives the same counts from PyTorch.
-  it.runIf(process.env.MLZOO_LARGE_PRESETS === '1')(
-    'convit_small and convit_base have the preset counts',
-    () => {
-      for (const name of ['convit_small', 'convit_base']) {
-        const model = new ConViT(CONVIT_PRESETS[name]!.config);
-        expect(model.numParameters(), name).toBe(CONVIT_PRESETS[name]!.numParameters);
-        model.dispose();
-      }
-    },
-    300_000,
-  );
+  // `mlzoo info --verify`; tools/fixtures/convit.py --counts gives the same counts from PyTorch.
+  // Full builds of the large presets: `mlzoo info --verify --filter 'convit*'` (the CLI builds each
+  // preset and compares its count; 10-190 s per preset on cpu, so not part of the unit tests).
 
   it('registers every preset and builds by name with overrides', () => {
     registerConvitModels();

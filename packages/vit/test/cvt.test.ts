@@ -64,7 +64,7 @@ describe('CvT presets', () => {
   });
 
   it('cvt_13 and cvt_21 counts: a one-block-per-stage model plus the extra blocks, built on their own', () => {
-    // Building all 20M / 32M parameters takes ~25 s on cpu (done below with MLZOO_LARGE_PRESETS=1):
+    // Building all 20M / 32M parameters takes ~25 s on cpu (done below with `mlzoo info --verify`):
     // the count is linear in the depths, so one block per stage plus single stage-1 and stage-2 blocks
     // (each built by the same constructor) give the exact totals.
     const shallow = countParameters({ ...CVT_PRESETS.cvt_13!.config, depth: [1, 1, 1] });
@@ -79,15 +79,8 @@ describe('CvT presets', () => {
     }
   }, 30_000);
 
-  it.runIf(process.env.MLZOO_LARGE_PRESETS === '1')(
-    'cvt_13 and cvt_21 built in full',
-    () => {
-      for (const name of ['cvt_13', 'cvt_21']) {
-        expect(countParameters(CVT_PRESETS[name]!.config), name).toBe(CVT_PRESETS[name]!.numParameters);
-      }
-    },
-    120_000,
-  );
+  // Full builds of the large presets: `mlzoo info --verify --filter 'cvt*'` (the CLI builds each
+  // preset and compares its count; 10-190 s per preset on cpu, so not part of the unit tests).
 
   it('registers every preset and builds by name with overrides', () => {
     registerCvtModels();

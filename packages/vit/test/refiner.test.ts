@@ -74,7 +74,7 @@ describe('Refiner-ViT presets', () => {
   });
 
   it('refiner_vit_s: official keys, and its count from one fresh/shared pair plus seven more', () => {
-    // Building 25M parameters takes ~8 s on cpu (the full S/M/L builds run with MLZOO_LARGE_PRESETS=1);
+    // Building 25M parameters takes ~8 s on cpu (the full S/M/L builds run with `mlzoo info --verify`);
     // blocks alternate fresh/shared, so the count is linear in the number of pairs.
     const model = refinerVitS({ shareAttention: [false, true] });
     const one = model.numParameters();
@@ -116,17 +116,8 @@ describe('Refiner-ViT presets', () => {
     expect(one + 7 * pair + 384 * 1000 + 1000).toBe(REFINER_PRESETS.refiner_vit_s_relabel!.numParameters);
   }, 30_000);
 
-  it.runIf(process.env.MLZOO_LARGE_PRESETS === '1')(
-    'S, M and L built in full have the preset counts',
-    () => {
-      for (const name of ['refiner_vit_s', 'refiner_vit_s_relabel', 'refiner_vit_m', 'refiner_vit_l']) {
-        expect(countParameters(REFINER_PRESETS[name]!.config), name).toBe(
-          REFINER_PRESETS[name]!.numParameters,
-        );
-      }
-    },
-    300_000,
-  );
+  // Full builds of the large presets: `mlzoo info --verify --filter 'refiner*'` (the CLI builds each
+  // preset and compares its count; 10-190 s per preset on cpu, so not part of the unit tests).
 
   it('registers every preset and builds by name with overrides', () => {
     registerRefinerModels();

@@ -67,16 +67,9 @@ describe('VOLO presets', () => {
   });
 
   // Building 27M / 59M parameters takes ~20-60 s on the cpu backend, so these run only with
-  // MLZOO_LARGE_PRESETS=1; tools/fixtures/volo.py --counts gives the same counts from PyTorch.
-  it.runIf(process.env.MLZOO_LARGE_PRESETS === '1')(
-    'volo_d1_224 and volo_d2_224 have the preset counts',
-    () => {
-      for (const name of ['volo_d1_224', 'volo_d2_224']) {
-        expect(countParameters(VOLO_PRESETS[name]!.config), name).toBe(VOLO_PRESETS[name]!.numParameters);
-      }
-    },
-    180_000,
-  );
+  // `mlzoo info --verify`; tools/fixtures/volo.py --counts gives the same counts from PyTorch.
+  // Full builds of the large presets: `mlzoo info --verify --filter 'volo*'` (the CLI builds each
+  // preset and compares its count; 10-190 s per preset on cpu, so not part of the unit tests).
 
   it('registers every preset and builds by name with overrides', () => {
     registerVoloModels();
