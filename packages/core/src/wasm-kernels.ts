@@ -1,4 +1,4 @@
-// Fixes for the wasm backend, installed by setBackend when it selects wasm.
+// Fixes and additions for the wasm backend, installed by setBackend when it selects wasm.
 //
 // BatchMatMul with transposeA or transposeB: tfjs-backend-wasm 4.22 skips XNNPACK's fast path for
 // transposed operands. Measured on 2 cores: 110-175 ms for the [128, 784] x [128, 512] products of an
@@ -6,19 +6,70 @@
 // Every Linear layer's gradient uses transposed products, so training ran ~5x slower than it should.
 // The replacement transposes operands with the backend's own Transpose kernel and calls the original
 // kernel without the flags; results are the same.
+//
+// The kernels in ./wasm/ add what training needs and 4.22 lacks (UnsortedSegmentSum, the conv and
+// depthwise backprops, Einsum), and replace the Transpose and Slice of rank > 4 tensors and the
+// float OneHot; each file says how and what it measured.
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  conv2DBackpropFilterKernel,
+  depthwiseConv2dNativeBackpropFilterKernel,
+  depthwiseConv2dNativeBackpropInputKernel,
+} from './wasm/convolution-kernels.js';
+import { type KernelFunction, originalWasmKernels } from './wasm/kernel-calls.js';
+import { sliceKernel, transposeKernel } from './wasm/layout-kernels.js';
+import { oneHotKernel, unsortedSegmentSumKernel } from './wasm/segment-kernels.js';
 
 let matMulFixed = false;
 
+/** Kernels wasm lacks, added; an existing registration (a later tfjs) is left alone. */
+const ADDED_KERNELS: ReadonlyArray<[string, KernelFunction]> = [
+  ['UnsortedSegmentSum', unsortedSegmentSumKernel],
+  ['Conv2DBackpropFilter', conv2DBackpropFilterKernel],
+  ['DepthwiseConv2dNativeBackpropInput', depthwiseConv2dNativeBackpropInputKernel],
+  ['DepthwiseConv2dNativeBackpropFilter', depthwiseConv2dNativeBackpropFilterKernel],
+];
+
+/** Kernels wasm has, replaced by a wrapper that calls the original where it is right and fast. */
+const REPLACED_KERNELS: ReadonlyArray<[string, KernelFunction]> = [
+  ['Transpose', transposeKernel],
+  ['Slice', sliceKernel],
+  ['OneHot', oneHotKernel],
+];
+
+function installKernels(): void {
+  for (const [kernelName, kernelFunc] of ADDED_KERNELS) {
+    if (tf.getKernel(kernelName, 'wasm')) continue;
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+  }
+  for (const [kernelName, kernelFunc] of REPLACED_KERNELS) {
+    const original = tf.getKernel(kernelName, 'wasm');
+    if (!original || originalWasmKernels.has(kernelName)) continue;
+    originalWasmKernels.set(kernelName, original.kernelFunc);
+    tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({
+      kernelName,
+      backendName: 'wasm',
+      ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}),
+      ...(original.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
+      kernelFunc,
+    });
+  }
+}
+
 /**
- * Re-registers wasm's BatchMatMul so transposed operands are transposed explicitly first. Idempotent;
- * returns false when the wasm backend package is not loaded. `setBackend('wasm' | 'auto')` calls it.
+ * Re-registers wasm's BatchMatMul so transposed operands are transposed explicitly first, and registers
+ * the kernels of ./wasm/ (conv and depthwise backprops, UnsortedSegmentSum, Einsum, rank > 4 Transpose
+ * and Slice, float OneHot). Idempotent; returns false when the wasm backend package is not loaded.
+ * `setBackend('wasm' | 'auto')` calls it.
  */
 export function installWasmKernelFixes(): boolean {
   if (matMulFixed) return true;
   const original = tf.getKernel('BatchMatMul', 'wasm');
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (!original || !transpose) return false;
+  if (!original || !tf.getKernel('Transpose', 'wasm')) return false;
+  installKernels();
+  // mlzoo's Transpose (rank > 4 done as rank <= 4 passes)
+  const transpose = tf.getKernel('Transpose', 'wasm')!;
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({
     kernelName: 'BatchMatMul',
