@@ -16,6 +16,7 @@ import {
 } from './errors.js';
 import { DEFAULT_MODEL } from './models.js';
 import { Output, processStreams, type Streams } from './output.js';
+import { LEARNING_RATE_SCHEDULES, OPTIMIZERS, parseChoice, parseNonNegativeNumber } from './training.js';
 
 export const VERSION = '0.1.0';
 
@@ -86,7 +87,19 @@ function buildProgram(
     .option('--data-dir <dir>', 'folder with the full dataset files (default: the bundled subset)')
     .option('--epochs <n>', 'epochs', String(TRAIN_DEFAULTS.epochs))
     .option('--batch-size <n>', 'batch size', String(TRAIN_DEFAULTS.batchSize))
-    .option('--lr <x>', 'Adam learning rate', String(TRAIN_DEFAULTS.learningRate))
+    .option('--lr <x>', 'learning rate (the peak of a cosine schedule)', String(TRAIN_DEFAULTS.learningRate))
+    .option('--optimizer <name>', 'adam or adamw (decoupled weight decay)', TRAIN_DEFAULTS.optimizer)
+    .option('--weight-decay <x>', 'AdamW weight decay (default 0.01; needs --optimizer adamw)')
+    .option(
+      '--lr-schedule <name>',
+      'constant, or cosine: per step, linear warmup from 0, then cosine to 0 at the last step',
+      TRAIN_DEFAULTS.learningRateSchedule,
+    )
+    .option(
+      '--warmup-epochs <n>',
+      'warmup epochs of the cosine schedule',
+      String(TRAIN_DEFAULTS.warmupEpochs),
+    )
     .option('--seed <n>', 'seed for initial weights and shuffling', String(TRAIN_DEFAULTS.seed))
     .option('--checkpoint <path>', 'checkpoint file (default: <out>.checkpoint.safetensors)')
     .option('--resume', 'continue from the checkpoint if it exists')
@@ -105,6 +118,16 @@ function buildProgram(
             epochs: parsePositiveInteger('--epochs', options.epochs as string)!,
             batchSize: parsePositiveInteger('--batch-size', options.batchSize as string)!,
             learningRate: parsePositiveNumber('--lr', options.lr as string)!,
+            optimizer: parseChoice('--optimizer', options.optimizer as string, OPTIMIZERS),
+            ...(options.weightDecay != null
+              ? { weightDecay: parseNonNegativeNumber('--weight-decay', options.weightDecay as string) }
+              : {}),
+            learningRateSchedule: parseChoice(
+              '--lr-schedule',
+              options.lrSchedule as string,
+              LEARNING_RATE_SCHEDULES,
+            ),
+            warmupEpochs: parseNonNegativeInteger('--warmup-epochs', options.warmupEpochs as string)!,
             seed: parseNonNegativeInteger('--seed', options.seed as string)!,
             ...(options.checkpoint ? { checkpoint: options.checkpoint as string } : {}),
             resume: Boolean(options.resume),

@@ -1,5 +1,6 @@
-// Training shared by `mlzoo train` and `mlzoo demo`: core's fit with Adam, a progress bar per epoch,
-// a checkpoint per epoch (and on Ctrl-C), then the test-set evaluation.
+// Training shared by `mlzoo train` and `mlzoo demo`: core's fit with Adam or AdamW under a constant or
+// cosine learning rate, a progress bar per epoch, a checkpoint per epoch (and on Ctrl-C), then the
+// test-set evaluation.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
@@ -11,6 +12,7 @@ import {
   manualSeed,
 } from '@mlzoo/core';
 import { fileCheckpoint } from '@mlzoo/core/node';
+import { AdamW, cosineWithWarmup, type LearningRateSchedule, scheduled } from '@mlzoo/optimizers';
 import * as tf from '@tensorflow/tfjs-core';
 import { datasetOverrides, type LoadedSplit } from './data.js';
 import { UsageError } from './errors.js';
@@ -19,11 +21,99 @@ import { createProgress } from './progress.js';
 import type { BuiltModel } from './weights.js';
 import { buildModel } from './weights.js';
 
+export const OPTIMIZERS = ['adam', 'adamw'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+export const LEARNING_RATE_SCHEDULES = ['constant', 'cosine'] as const;
+export type LearningRateScheduleName = (typeof LEARNING_RATE_SCHEDULES)[number];
+
+/** Parses a command-line option that must be one of `choices`. */
+export function parseChoice<Choice extends string>(
+  name: string,
+  value: string,
+  choices: readonly Choice[],
+): Choice {
+  if (!(choices as readonly string[]).includes(value))
+    throw new UsageError(`${name} must be one of ${choices.join(', ')}, got '${value}'`);
+  return value as Choice;
+}
+
+/** Parses a non-negative finite number option (weight decay). */
+export function parseNonNegativeNumber(name: string, value: string): number {
+  const number = value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isFinite(number) || number < 0)
+    throw new UsageError(`${name} must be a non-negative number, got '${value}'`);
+  return number;
+}
+
 export interface TrainingSettings {
   epochs: number;
   batchSize: number;
+  /** Peak learning rate (the constant one for the 'constant' schedule). */
   learningRate: number;
   seed: number;
+  /**
+   * 'adam': tf.train.adam (epsilon 1e-7, no weight decay). 'adamw': @mlzoo/optimizers' AdamW
+   * (torch.optim.AdamW's update, epsilon 1e-8) with decoupled `weightDecay`. Default 'adam'.
+   */
+  optimizer?: OptimizerName;
+  /** AdamW's decoupled weight decay λ (default 0.01, as PyTorch); only with 'adamw'. */
+  weightDecay?: number;
+  /**
+   * 'constant' (default) or 'cosine': per update, linear warmup from 0 over `warmupEpochs` epochs, then
+   * half a cosine from `learningRate` down to 0 at the last update (see `learningRateAt`).
+   */
+  learningRateSchedule?: LearningRateScheduleName;
+  /** Warmup length in epochs for the cosine schedule (default 0). */
+  warmupEpochs?: number;
+}
+
+export interface OptimizerSetup {
+  optimizer: tf.Optimizer;
+  /** The rate of update `step` (0 = the first), for every step of the run. */
+  learningRateAt: LearningRateSchedule;
+}
+
+/**
+ * The optimizer `settings` describe, for `stepsPerEpoch` updates per epoch. The cosine schedule is the
+ * one tools/reference/fashion_mnist_train.py uses: update k (counting from 0) runs at
+ * `cosineWithWarmup({learningRate, totalSteps: epochs·stepsPerEpoch, warmupSteps: warmupEpochs·stepsPerEpoch})(k)`,
+ * so the first warmup update has rate 0 and the last update's rate is just above 0.
+ */
+export function createOptimizer(settings: TrainingSettings, stepsPerEpoch: number): OptimizerSetup {
+  const optimizerName = settings.optimizer ?? 'adam';
+  const scheduleName = settings.learningRateSchedule ?? 'constant';
+  const warmupEpochs = settings.warmupEpochs ?? 0;
+  if (!(OPTIMIZERS as readonly string[]).includes(optimizerName))
+    throw new UsageError(`unknown optimizer '${optimizerName}' (available: ${OPTIMIZERS.join(', ')})`);
+  if (!(LEARNING_RATE_SCHEDULES as readonly string[]).includes(scheduleName))
+    throw new UsageError(
+      `unknown learning-rate schedule '${scheduleName}' (available: ${LEARNING_RATE_SCHEDULES.join(', ')})`,
+    );
+  if (optimizerName === 'adam' && settings.weightDecay != null && settings.weightDecay !== 0)
+    throw new UsageError(`--weight-decay needs --optimizer adamw (Adam here has no weight decay)`);
+  if (scheduleName === 'constant' && warmupEpochs !== 0)
+    throw new UsageError(`--warmup-epochs needs --lr-schedule cosine`);
+  if (!Number.isInteger(warmupEpochs) || warmupEpochs < 0 || warmupEpochs > settings.epochs)
+    throw new UsageError(
+      `--warmup-epochs must be an integer from 0 to the number of epochs (${settings.epochs}), got ${warmupEpochs}`,
+    );
+  const learningRateAt: LearningRateSchedule =
+    scheduleName === 'cosine'
+      ? cosineWithWarmup({
+          learningRate: settings.learningRate,
+          totalSteps: settings.epochs * stepsPerEpoch,
+          warmupSteps: warmupEpochs * stepsPerEpoch,
+        })
+      : () => settings.learningRate;
+  if (optimizerName === 'adamw') {
+    return {
+      optimizer: new AdamW({ learningRate: learningRateAt, weightDecay: settings.weightDecay ?? 0.01 }),
+      learningRateAt,
+    };
+  }
+  const adam = tf.train.adam(settings.learningRate);
+  // the constant case keeps the bare Adam, so checkpoints of earlier versions still resume
+  return { optimizer: scheduleName === 'cosine' ? scheduled(adam, learningRateAt) : adam, learningRateAt };
 }
 
 export interface EpochRecord {
@@ -88,7 +178,7 @@ export async function runTraining(options: RunTrainingOptions, output: Output): 
   const built = buildModel(options.modelName, datasetOverrides(options.train));
   try {
     const count = options.train.images.shape[0];
-    const optimizer = tf.train.adam(options.learningRate);
+    const { optimizer } = createOptimizer(options, Math.ceil(count / options.batchSize));
     let checkpoint: { store: CheckpointStore; resume: boolean; metadata: Record<string, string> } | undefined;
     if (options.checkpointPath) {
       await mkdir(dirname(options.checkpointPath), { recursive: true });

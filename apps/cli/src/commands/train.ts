@@ -5,7 +5,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../backend.js';
 import { checkDatasetName, loadSplit } from '../data.js';
 import { formatCount, type Output } from '../output.js';
-import { type EpochRecord, runTraining } from '../training.js';
+import {
+  type EpochRecord,
+  type LearningRateScheduleName,
+  type OptimizerName,
+  runTraining,
+} from '../training.js';
 import { modelPreset, saveWeights } from '../weights.js';
 
 export interface TrainOptions {
@@ -16,6 +21,14 @@ export interface TrainOptions {
   batchSize?: number;
   learningRate?: number;
   seed?: number;
+  /** 'adam' (default) or 'adamw' (decoupled weight decay, see `weightDecay`). */
+  optimizer?: OptimizerName;
+  /** AdamW's decoupled weight decay (default 0.01); only with optimizer 'adamw'. */
+  weightDecay?: number;
+  /** 'constant' (default) or 'cosine' (per step, linear warmup then cosine to 0 at the last step). */
+  learningRateSchedule?: LearningRateScheduleName;
+  /** Warmup epochs of the cosine schedule (default 0). */
+  warmupEpochs?: number;
   /** Checkpoint file (default: beside the weights, `<out>.checkpoint.safetensors`). */
   checkpoint?: string;
   /** Continue from the checkpoint when it exists. */
@@ -40,6 +53,11 @@ export interface TrainResult {
   batchSize: number;
   learningRate: number;
   seed: number;
+  optimizer: OptimizerName;
+  /** 0 for Adam. */
+  weightDecay: number;
+  learningRateSchedule: LearningRateScheduleName;
+  warmupEpochs: number;
   numParameters: number;
   history: EpochRecord[];
   globalStep: number;
@@ -52,7 +70,18 @@ export interface TrainResult {
   seconds: number;
 }
 
-export const TRAIN_DEFAULTS = { epochs: 5, batchSize: 64, learningRate: 1e-3, seed: 0 } as const;
+export const TRAIN_DEFAULTS = {
+  epochs: 5,
+  batchSize: 64,
+  learningRate: 1e-3,
+  seed: 0,
+  optimizer: 'adam',
+  learningRateSchedule: 'constant',
+  warmupEpochs: 0,
+} as const;
+
+/** AdamW's default decoupled weight decay (PyTorch's). */
+export const ADAMW_DEFAULT_WEIGHT_DECAY = 0.01;
 
 /** Default paths: `runs/<model>/model.safetensors` and the checkpoint beside it. */
 export function defaultPaths(model: string, out?: string, checkpoint?: string) {
@@ -72,6 +101,10 @@ export async function train(modelName: string, options: TrainOptions, output: Ou
     batchSize: options.batchSize ?? TRAIN_DEFAULTS.batchSize,
     learningRate: options.learningRate ?? TRAIN_DEFAULTS.learningRate,
     seed: options.seed ?? TRAIN_DEFAULTS.seed,
+    optimizer: options.optimizer ?? TRAIN_DEFAULTS.optimizer,
+    weightDecay: options.weightDecay ?? (options.optimizer === 'adamw' ? ADAMW_DEFAULT_WEIGHT_DECAY : 0),
+    learningRateSchedule: options.learningRateSchedule ?? TRAIN_DEFAULTS.learningRateSchedule,
+    warmupEpochs: options.warmupEpochs ?? TRAIN_DEFAULTS.warmupEpochs,
   };
   const paths = defaultPaths(modelName, options.out, options.checkpoint);
   const trainSplit = await loadSplit({
@@ -99,7 +132,12 @@ export async function train(modelName: string, options: TrainOptions, output: Ou
   try {
     output.line(
       `training ${modelName} on ${trainSplit.source} (${formatCount(trainSplit.images.shape[0])} images), ` +
-        `backend ${backend}, ${settings.epochs} epochs, batch ${settings.batchSize}, lr ${settings.learningRate}`,
+        `backend ${backend}, ${settings.epochs} epochs, batch ${settings.batchSize}, ${settings.optimizer} ` +
+        `lr ${settings.learningRate}` +
+        (settings.optimizer === 'adamw' ? ` wd ${settings.weightDecay}` : '') +
+        (settings.learningRateSchedule === 'cosine'
+          ? `, cosine schedule, ${settings.warmupEpochs} warmup epochs`
+          : ''),
     );
     const run = await runTraining(
       {
