@@ -1,17 +1,22 @@
 #!/usr/bin/env node
 // Fashion-MNIST accuracy, mlzoo against PyTorch: the same architecture (the PyTorch re-creation the
-// golden fixtures prove equal), the same preset config, the same recipe (images in [0, 1], Adam,
-// cross-entropy, batch size, epochs, a fresh shuffle per epoch), several seeds, in one run.
+// golden fixtures prove equal), the same preset config, the same recipe (images in [0, 1], Adam or
+// AdamW, a constant or cosine learning rate, cross-entropy, batch size, epochs, a fresh shuffle per
+// epoch), several seeds, in one run.
 //
 //   node scripts/compare-fashion-mnist.mjs --data-dir ../shared/data/fashion-mnist \
 //     --models vit_fashion_mnist,mixer_fashion_mnist --seeds 0,1 --epochs 2 --limit-train 10000 \
+//     --optimizer adamw --weight-decay 0.05 --lr-schedule cosine --warmup-epochs 1 \
 //     --out benchmarks/fashion-mnist-comparison.json
 //
 // Needs the built CLI (pnpm turbo run build --filter=@mlzoo/cli...) and /usr/bin/python3 with torch.
 // mlzoo runs `mlzoo train` on the given backend (default wasm); PyTorch runs
-// tools/reference/fashion_mnist_train.py with 2 threads. The two run one after the other, never at once.
+// tools/reference/fashion_mnist_train.py with --threads (default 2). The two run one after the other.
+//
+// With --results FILE (the results.jsonl of tools/device/run-compare.sh, which runs the same commands
+// in parallel on a many-core machine) it runs nothing and writes the tables from that file.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,19 +30,38 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '2' },
     'batch-size': { type: 'string', default: '64' },
     lr: { type: 'string', default: '0.001' },
+    optimizer: { type: 'string', default: 'adam' },
+    'weight-decay': { type: 'string' },
+    'lr-schedule': { type: 'string', default: 'constant' },
+    'warmup-epochs': { type: 'string', default: '0' },
+    threads: { type: 'string', default: '2' },
+    results: { type: 'string' },
+    where: { type: 'string' },
     'limit-train': { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
     out: { type: 'string', default: 'benchmarks/fashion-mnist-comparison.json' },
   },
 });
-if (!values['data-dir'])
+if (!values['data-dir'] && !values.results)
   throw new Error('compare-fashion-mnist: --data-dir (the full Fashion-MNIST files) is required');
-const dataDirectory = resolve(values['data-dir']);
-const models = values.models.split(',');
-const seeds = values.seeds.split(',').map(Number);
-const recipe = ['--epochs', values.epochs, '--batch-size', values['batch-size'], '--lr', values.lr];
+let models = values.models.split(',');
+let seeds = values.seeds.split(',').map(Number);
+const recipe = [
+  '--epochs',
+  values.epochs,
+  '--batch-size',
+  values['batch-size'],
+  '--lr',
+  values.lr,
+  '--optimizer',
+  values.optimizer,
+  ...(values['weight-decay'] ? ['--weight-decay', values['weight-decay']] : []),
+  '--lr-schedule',
+  values['lr-schedule'],
+  '--warmup-epochs',
+  values['warmup-epochs'],
+];
 const limit = values['limit-train'] ? ['--limit-train', values['limit-train']] : [];
-const scratch = mkdtempSync(join(tmpdir(), 'mlzoo-compare-'));
 
 /** Runs a command whose stdout is one JSON document (the CLI's, pretty-printed) or ends with a JSON line (Python's). */
 function runJson(command, args) {
@@ -45,91 +69,189 @@ function runJson(command, args) {
   return JSON.parse(stdout.startsWith('{') ? stdout : stdout.split('\n').at(-1));
 }
 
-const runs = [];
-try {
-  for (const model of models) {
-    for (const seed of seeds) {
-      const out = join(scratch, `${model}-${seed}.safetensors`);
-      const zoo = runJson('node', [
-        join(root, 'apps/cli/dist/cli.js'),
-        'train',
-        model,
-        '--dataset',
-        'fashion-mnist',
-        '--data-dir',
-        dataDirectory,
-        ...recipe,
-        ...limit,
-        '--seed',
-        String(seed),
-        '--backend',
-        values.backend,
-        '--out',
-        out,
-        '--json',
-        '--no-progress',
-      ]);
-      const seconds = zoo.history.reduce((total, epoch) => total + epoch.seconds, 0);
-      runs.push({
-        model,
-        seed,
-        framework: 'mlzoo',
-        backend: zoo.backend,
-        parameters: zoo.numParameters,
-        trainImages: zoo.trainExamples,
-        testAccuracy: zoo.test.accuracy,
-        trainSeconds: seconds,
-      });
-      const torch = runJson('/usr/bin/python3', [
-        join(root, 'tools/reference/fashion_mnist_train.py'),
-        '--model',
-        model,
-        '--data-dir',
-        dataDirectory,
-        ...recipe,
-        ...limit,
-        '--seed',
-        String(seed),
-      ]);
-      runs.push({
-        model,
-        seed,
-        framework: 'pytorch',
-        backend: `torch ${torch.torch}`,
-        parameters: torch.parameters,
-        trainImages: torch.train_images,
-        testAccuracy: torch.test_accuracy,
-        trainSeconds: torch.train_seconds,
-      });
-      console.error(
-        `${model} seed ${seed}: mlzoo ${zoo.test.accuracy.toFixed(4)}, pytorch ${torch.test_accuracy.toFixed(4)}`,
-      );
+/** Runs every model and seed on both sides, one after the other. */
+function runAll() {
+  const dataDirectory = resolve(values['data-dir']);
+  const scratch = mkdtempSync(join(tmpdir(), 'mlzoo-compare-'));
+  const runs = [];
+  try {
+    for (const model of models) {
+      for (const seed of seeds) {
+        const out = join(scratch, `${model}-${seed}.safetensors`);
+        const zoo = runJson('node', [
+          join(root, 'apps/cli/dist/cli.js'),
+          'train',
+          model,
+          '--dataset',
+          'fashion-mnist',
+          '--data-dir',
+          dataDirectory,
+          ...recipe,
+          ...limit,
+          '--seed',
+          String(seed),
+          '--backend',
+          values.backend,
+          '--out',
+          out,
+          '--json',
+          '--no-progress',
+        ]);
+        const seconds = zoo.history.reduce((total, epoch) => total + epoch.seconds, 0);
+        runs.push({
+          model,
+          seed,
+          framework: 'mlzoo',
+          backend: zoo.backend,
+          parameters: zoo.numParameters,
+          trainImages: zoo.trainExamples,
+          testAccuracy: zoo.test.accuracy,
+          trainSeconds: seconds,
+        });
+        const torch = runJson('/usr/bin/python3', [
+          join(root, 'tools/reference/fashion_mnist_train.py'),
+          '--model',
+          model,
+          '--data-dir',
+          dataDirectory,
+          ...recipe,
+          ...limit,
+          '--seed',
+          String(seed),
+          '--threads',
+          values.threads,
+        ]);
+        runs.push({
+          model,
+          seed,
+          framework: 'pytorch',
+          backend: `torch ${torch.torch}`,
+          parameters: torch.parameters,
+          trainImages: torch.train_images,
+          testAccuracy: torch.test_accuracy,
+          trainSeconds: torch.train_seconds,
+        });
+        console.error(
+          `${model} seed ${seed}: mlzoo ${zoo.test.accuracy.toFixed(4)}, pytorch ${torch.test_accuracy.toFixed(4)}`,
+        );
+      }
     }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
-} finally {
-  rmSync(scratch, { recursive: true, force: true });
+  return runs;
+}
+
+/** The runs of a tools/device/run-compare.sh results file (jobs that failed are reported and left out). */
+function readResults(path) {
+  const runs = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const job = JSON.parse(line);
+    if (job.kind === 'sam') continue;
+    if (job.status !== 0 || !job.result) {
+      console.error(`${job.name}: exit ${job.status}, left out`);
+      continue;
+    }
+    const result = job.result;
+    runs.push(
+      job.kind === 'mlzoo'
+        ? {
+            model: job.model,
+            seed: job.seed,
+            framework: 'mlzoo',
+            backend: result.backend,
+            parameters: result.numParameters,
+            trainImages: result.trainExamples,
+            testImages: result.testExamples,
+            testAccuracy: result.test.accuracy,
+            trainSeconds: result.history.reduce((total, epoch) => total + epoch.seconds, 0),
+          }
+        : {
+            model: job.model,
+            seed: job.seed,
+            framework: 'pytorch',
+            backend: `torch ${result.torch}`,
+            parameters: result.parameters,
+            trainImages: result.train_images,
+            testImages: 10000,
+            testAccuracy: result.test_accuracy,
+            trainSeconds: result.train_seconds,
+          },
+    );
+  }
+  return runs;
+}
+
+const runs = values.results ? readResults(resolve(values.results)) : runAll();
+if (values.results) {
+  models = [...new Set(runs.map((run) => run.model))];
+  seeds = [...new Set(runs.map((run) => run.seed))].sort((left, right) => left - right);
 }
 
 const mean = (list) => list.reduce((total, value) => total + value, 0) / list.length;
-const rows = models.map((model) => {
-  const of = (framework) => runs.filter((run) => run.model === model && run.framework === framework);
+/** Sample standard deviation (n - 1). */
+const deviation = (list) =>
+  list.length < 2
+    ? Number.NaN
+    : Math.sqrt(list.reduce((total, value) => total + (value - mean(list)) ** 2, 0) / (list.length - 1));
+const percent = (value) => (value * 100).toFixed(2);
+const summaries = models.map((model) => {
+  const of = (framework) =>
+    runs
+      .filter((run) => run.model === model && run.framework === framework)
+      .sort((left, right) => left.seed - right.seed);
   const zoo = of('mlzoo');
   const torch = of('pytorch');
-  const accuracies = (list) => list.map((run) => run.testAccuracy.toFixed(4)).join(' / ');
-  return `| ${model} | ${zoo[0].parameters.toLocaleString('en-US')} | ${accuracies(zoo)} (mean ${mean(zoo.map((r) => r.testAccuracy)).toFixed(4)}) | ${accuracies(torch)} (mean ${mean(torch.map((r) => r.testAccuracy)).toFixed(4)}) | ${mean(zoo.map((r) => r.trainSeconds)).toFixed(0)} s / ${mean(torch.map((r) => r.trainSeconds)).toFixed(0)} s |`;
+  const accuracy = (list) => list.map((run) => run.testAccuracy);
+  const difference = mean(accuracy(zoo)) - mean(accuracy(torch));
+  // standard error of the difference of two means
+  const standardError = Math.sqrt(
+    deviation(accuracy(zoo)) ** 2 / zoo.length + deviation(accuracy(torch)) ** 2 / torch.length,
+  );
+  return {
+    model,
+    parameters: (zoo[0] ?? torch[0])?.parameters,
+    seeds: { mlzoo: zoo.map((run) => run.seed), pytorch: torch.map((run) => run.seed) },
+    mlzoo: { accuracies: accuracy(zoo), mean: mean(accuracy(zoo)), std: deviation(accuracy(zoo)) },
+    pytorch: { accuracies: accuracy(torch), mean: mean(accuracy(torch)), std: deviation(accuracy(torch)) },
+    difference,
+    standardError,
+    withinNoise: Math.abs(difference) <= 2 * standardError,
+    trainSeconds: {
+      mlzoo: mean(zoo.map((run) => run.trainSeconds)),
+      pytorch: mean(torch.map((run) => run.trainSeconds)),
+    },
+  };
 });
+const cell = (side) =>
+  `${percent(side.mean)} ± ${percent(side.std)} (${side.accuracies.map(percent).join(' / ')})`;
+const rows = summaries.map(
+  (summary) =>
+    `| ${summary.model} | ${summary.parameters?.toLocaleString('en-US') ?? '?'} | ${cell(summary.mlzoo)} | ${cell(summary.pytorch)} | ${summary.difference >= 0 ? '+' : ''}${percent(summary.difference)} ± ${percent(summary.standardError)} | ${summary.withinNoise ? 'yes' : 'no'} | ${summary.trainSeconds.mlzoo.toFixed(0)} s / ${summary.trainSeconds.pytorch.toFixed(0)} s |`,
+);
+const schedule =
+  values['lr-schedule'] === 'cosine'
+    ? `cosine to 0 per step after ${values['warmup-epochs']} linear warmup epoch(s)`
+    : 'constant rate';
+const optimizerText =
+  values.optimizer === 'adamw'
+    ? `AdamW lr ${values.lr} wd ${values['weight-decay'] ?? 0.01}`
+    : `Adam lr ${values.lr}`;
 const markdown = [
-  `Recipe: ${values.epochs} epochs, batch ${values['batch-size']}, Adam lr ${values.lr}, ${runs[0]?.trainImages ?? '?'} training images, the 10,000 test images; seeds ${seeds.join(', ')}; mlzoo on ${values.backend}.`,
+  `Recipe: ${values.epochs} epochs, batch ${values['batch-size']}, ${optimizerText}, ${schedule}, ${runs[0]?.trainImages?.toLocaleString('en-US') ?? '?'} training images (the first ones), the 10,000 test images; seeds ${seeds.join(', ')}; mlzoo on ${runs.find((run) => run.framework === 'mlzoo')?.backend ?? values.backend}.${values.where ? ` ${values.where}` : ''}`,
   '',
-  '| model | parameters | mlzoo test accuracy | PyTorch test accuracy | train time mlzoo / PyTorch |',
-  '|---|---:|---|---|---|',
+  'Test accuracy in %, mean ± sample standard deviation over the seeds (per-seed values in seed order). Difference: mlzoo mean − PyTorch mean ± its standard error; "within noise" when the difference is at most two standard errors.',
+  '',
+  '| model | parameters | mlzoo | PyTorch | difference | within noise | train time mlzoo / PyTorch (mean) |',
+  '|---|---:|---|---|---|---|---|',
   ...rows,
 ].join('\n');
 const outPath = resolve(root, values.out);
 mkdirSync(dirname(outPath), { recursive: true });
 writeFileSync(
   outPath,
-  `${JSON.stringify({ date: new Date().toISOString(), recipe: values, runs }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), recipe: values, summaries, runs }, null, 2)}\n`,
 );
 writeFileSync(outPath.replace(/\.json$/, '.md'), `${markdown}\n`);
 console.log(markdown);

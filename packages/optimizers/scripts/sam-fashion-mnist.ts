@@ -1,0 +1,188 @@
+// AdamW versus SAM over AdamW on Fashion-MNIST: test accuracy and the top Hessian eigenvalue of the
+// training loss at the end (the sharpness "When Vision Transformers Outperform ResNets..." reports).
+// Same model, seed, data, epochs, batch size and learning-rate schedule for both; SAM takes the same
+// number of updates with two gradient evaluations each.
+//
+// `runSamComparison` does one (seed, method) pair per call, so the pairs can run in parallel processes:
+// sam-fashion-mnist.run.ts runs it under vitest, sam-fashion-mnist.main.ts as a plain node script (the
+// device pack bundles that one, tools/device/pack-compare.sh).
+import { crossEntropy, evaluate, manualSeed, Random, type TensorModule } from '@mlzoo/core';
+import * as tf from '@tensorflow/tfjs-core';
+// @mlzoo/data, @mlzoo/layers and @mlzoo/mixers are not dependencies of this package; the script reads
+// them from the workspace sources.
+import { loadFashionMnist } from '../../data/src/node.js';
+import { MlpClassifier } from '../../layers/src/index.js';
+import { mixerFashionMnist } from '../../mixers/src/index.js';
+import { AdamW, cosineWithWarmup, hessianTopEigenvalue, SAM } from '../src/index.js';
+
+export const SAM_MODELS = ['mixer_fashion_mnist', 'mlp_256_128'] as const;
+export type SamModelName = (typeof SAM_MODELS)[number];
+
+export interface SamComparisonOptions {
+  /** Folder with the official Fashion-MNIST files (idx, gzip or not). */
+  directory: string;
+  method: 'adamw' | 'sam';
+  seed: number;
+  model: SamModelName;
+  epochs: number;
+  /** Train on the first `trainSize` training images (default all). */
+  trainSize?: number;
+  /** Default 64. */
+  batchSize?: number;
+  /** Peak learning rate of the cosine schedule (default 1e-3). */
+  learningRate?: number;
+  /** Linear warmup epochs before the cosine (default 1). */
+  warmupEpochs?: number;
+  /** AdamW decoupled weight decay (default 0.05). */
+  weightDecay?: number;
+  /** SAM radius (default 0.05). */
+  rho?: number;
+  /** The Hessian is taken on the first `hessianSize` training images (default 1,024). */
+  hessianSize?: number;
+  /** Power-iteration steps at most (default 20). */
+  hessianIterations?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface SamComparisonResult {
+  model: SamModelName;
+  method: 'adamw' | 'sam';
+  seed: number;
+  backend: string;
+  trainImages: number;
+  testImages: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  warmupEpochs: number;
+  weightDecay: number;
+  rho: number | null;
+  parameters: number;
+  epochLosses: number[];
+  testAccuracy: number;
+  testLoss: number;
+  /** Training loss on the Hessian subset at the end. */
+  hessianSubsetLoss: number;
+  hessianImages: number;
+  hessianEigenvalue: number;
+  hessianConverged: boolean;
+  hessianIterations: number;
+  trainSeconds: number;
+  hessianSeconds: number;
+}
+
+function buildModel(name: SamModelName): TensorModule {
+  if (name === 'mixer_fashion_mnist') return mixerFashionMnist() as unknown as TensorModule;
+  return new MlpClassifier({
+    imgSize: 28,
+    inChans: 1,
+    numClasses: 10,
+    hiddenDims: [256, 128],
+    activation: 'gelu',
+  }) as unknown as TensorModule;
+}
+
+/** Trains one model with AdamW or SAM(AdamW) and measures test accuracy and the Hessian's top eigenvalue. */
+export async function runSamComparison(options: SamComparisonOptions): Promise<SamComparisonResult> {
+  if (!(SAM_MODELS as readonly string[]).includes(options.model))
+    throw new Error(
+      `runSamComparison: unknown model '${options.model}' (available: ${SAM_MODELS.join(', ')})`,
+    );
+  const log = options.log ?? (() => {});
+  const batchSize = options.batchSize ?? 64;
+  const learningRate = options.learningRate ?? 1e-3;
+  const warmupEpochs = options.warmupEpochs ?? 1;
+  const weightDecay = options.weightDecay ?? 0.05;
+  const rho = options.rho ?? 0.05;
+  const hessianSize = options.hessianSize ?? 1024;
+  const { epochs, seed, method } = options;
+  const train = await loadFashionMnist({ split: 'train', source: { directory: options.directory } });
+  const test = await loadFashionMnist({ split: 'test', source: { directory: options.directory } });
+  const trainSize = Math.min(options.trainSize ?? train.images.shape[0], train.images.shape[0]);
+  const x = train.images.slice(0, trainSize);
+  const y = train.labels.slice(0, trainSize);
+  tf.dispose([train.images, train.labels]);
+  const hessianX = x.slice(0, Math.min(hessianSize, trainSize));
+  const hessianY = y.slice(0, Math.min(hessianSize, trainSize));
+  const stepsPerEpoch = Math.ceil(trainSize / batchSize);
+  manualSeed(seed);
+  const model = buildModel(options.model);
+  const schedule = cosineWithWarmup({
+    learningRate,
+    totalSteps: epochs * stepsPerEpoch,
+    warmupSteps: warmupEpochs * stepsPerEpoch,
+  });
+  const base = new AdamW({ learningRate: schedule, weightDecay });
+  const optimizer = method === 'sam' ? new SAM({ base, rho }) : base;
+  try {
+    const variables = model.parameters();
+    const epochLosses: number[] = [];
+    const started = performance.now();
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      const order = new Random(seed * 1000 + epoch).permutation(trainSize);
+      let lossSum = 0;
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        const indices = tf.tensor1d(order.subarray(step * batchSize, (step + 1) * batchSize), 'int32');
+        const batchX = tf.gather(x, indices);
+        const batchY = tf.gather(y, indices);
+        const loss = optimizer.minimize(
+          () => crossEntropy(model.forward(batchX, { training: true }), batchY),
+          true,
+          variables,
+        )!;
+        lossSum += (await loss.data())[0]!;
+        tf.dispose([loss, indices, batchX, batchY]);
+      }
+      epochLosses.push(lossSum / stepsPerEpoch);
+      log(
+        `${options.model} seed ${seed} ${method} epoch ${epoch + 1}: train loss ${(lossSum / stepsPerEpoch).toFixed(4)}`,
+      );
+    }
+    const trainSeconds = (performance.now() - started) / 1000;
+    const result = await evaluate(model, { x: test.images, y: test.labels }, { batchSize: 500 });
+    const hessianStarted = performance.now();
+    const subsetLoss = () => crossEntropy(model.forward(hessianX), hessianY);
+    const hessianSubsetLoss = tf.tidy(() => subsetLoss().dataSync()[0]!);
+    const hessian = hessianTopEigenvalue(subsetLoss, variables, {
+      iterations: options.hessianIterations ?? 20,
+      seed: 0,
+    });
+    const hessianSeconds = (performance.now() - hessianStarted) / 1000;
+    return {
+      model: options.model,
+      method,
+      seed,
+      backend: tf.getBackend(),
+      trainImages: trainSize,
+      testImages: test.images.shape[0],
+      epochs,
+      batchSize,
+      learningRate,
+      warmupEpochs,
+      weightDecay,
+      rho: method === 'sam' ? rho : null,
+      parameters: variables.reduce((total, variable) => total + variable.size, 0),
+      epochLosses,
+      testAccuracy: result.accuracy ?? Number.NaN,
+      testLoss: result.loss,
+      hessianSubsetLoss,
+      hessianImages: hessianX.shape[0],
+      hessianEigenvalue: hessian.eigenvalue,
+      hessianConverged: hessian.converged,
+      hessianIterations: hessian.history.length,
+      trainSeconds,
+      hessianSeconds,
+    };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+    tf.dispose([test.images, test.labels, x, y, hessianX, hessianY]);
+  }
+}
+
+/** One markdown table row per result. */
+export function samResultRow(result: SamComparisonResult): string {
+  const name = result.method === 'sam' ? `SAM(AdamW), rho ${result.rho}` : 'AdamW';
+  return `| ${name} | ${result.seed} | ${(result.testAccuracy * 100).toFixed(2)}% | ${result.testLoss.toFixed(4)} | ${result.hessianSubsetLoss.toFixed(4)} | ${result.hessianEigenvalue.toFixed(2)} (${result.hessianConverged ? 'converged' : 'not converged'} in ${result.hessianIterations}) | ${result.trainSeconds.toFixed(0)} s |`;
+}
