@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { tfjsRegistered } from './register-tfjs.js';
+import { installWasmBatchMatMul } from './wasm-batch-matmul.js';
 import { installWasmKernelFixes } from './wasm-kernels.js';
+import {
+  defaultWasmThreadCount,
+  installNodeWasmThreads,
+  type WasmPackage,
+  wasmThreadCount,
+  wasmThreadsFallbackReason,
+} from './wasm-threads.js';
 
 /** Backends mlzoo knows how to select. `tensorflow` is the native `@tensorflow/tfjs-node` backend. */
 export type BackendName = 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -9,6 +17,11 @@ export type BackendRequest = BackendName | 'auto';
 export interface SetBackendOptions {
   /** Do not print which backend was chosen (`auto` prints it by default). */
   quiet?: boolean;
+  /**
+   * Threads for the wasm backend in Node (default {@link defaultWasmThreadCount}: `MLZOO_WASM_THREADS`
+   * or the available cores, at most 8). Takes effect only when wasm starts for the first time.
+   */
+  wasmThreads?: number;
   /** Order that `auto` tries; defaults to {@link AUTO_BACKEND_ORDER}. */
   order?: readonly BackendName[];
 }
@@ -37,6 +50,24 @@ async function importOptional(specifier: string): Promise<boolean> {
   }
 }
 
+// In Node, tfjs starts wasm single-threaded; mlzoo starts its threaded build (wasm-threads.ts) unless
+// the backend already runs or one thread is asked for.
+async function startWasmThreads(threads: number): Promise<void> {
+  if (threads <= 1 || tf.engine().registry.wasm != null) return;
+  try {
+    const namespace = (await import(/* @vite-ignore */ BACKEND_PACKAGES.wasm)) as WasmPackage & {
+      default?: WasmPackage;
+    };
+    const wasmPackage = typeof namespace.BackendWasm === 'function' ? namespace : namespace.default;
+    if (wasmPackage && !installNodeWasmThreads(wasmPackage, threads)) {
+      const reason = wasmThreadsFallbackReason();
+      if (reason) console.warn(`mlzoo: wasm runs one thread: ${reason}`);
+    }
+  } catch {
+    // the package import failed: ensureRegistered already reported wasm unavailable
+  }
+}
+
 async function ensureRegistered(name: BackendName): Promise<boolean> {
   if (tf.findBackendFactory(name) != null) return true;
   if (name === 'webgpu' && (typeof navigator === 'undefined' || !('gpu' in navigator))) return false;
@@ -45,9 +76,13 @@ async function ensureRegistered(name: BackendName): Promise<boolean> {
   return tf.findBackendFactory(name) != null;
 }
 
-async function tryBackend(name: BackendName): Promise<boolean> {
+async function tryBackend(name: BackendName, options: SetBackendOptions = {}): Promise<boolean> {
   if (!(await ensureRegistered(name))) return false;
-  if (name === 'wasm') installWasmKernelFixes();
+  if (name === 'wasm') {
+    installWasmKernelFixes();
+    installWasmBatchMatMul();
+    if (isNode) await startWasmThreads(options.wasmThreads ?? defaultWasmThreadCount());
+  }
   try {
     const ok = await tf.setBackend(name);
     if (!ok) return false;
@@ -87,7 +122,7 @@ export async function setBackend(
         `setBackend: unknown backend '${String(request)}'; expected one of auto, ${Object.keys(BACKEND_PACKAGES).join(', ')}`,
       );
     }
-    if (!(await tryBackend(request))) {
+    if (!(await tryBackend(request, options))) {
       throw new Error(
         `setBackend: backend '${request}' is not available; install ${BACKEND_PACKAGES[request]} ` +
           `(an optional peer dependency of @mlzoo/core)${request === 'webgpu' ? ' and run where navigator.gpu exists' : ''}`,
@@ -99,11 +134,13 @@ export async function setBackend(
   const order = options.order ?? AUTO_BACKEND_ORDER;
   const skipped: string[] = [];
   for (const name of order) {
-    if (await tryBackend(name)) {
+    if (await tryBackend(name, options)) {
       silenceCpuGreeting();
       if (!options.quiet) {
         const note = skipped.length > 0 ? ` (not available: ${skipped.join(', ')})` : '';
-        console.info(`mlzoo: using the ${name} backend${note}`);
+        const threads = name === 'wasm' ? wasmThreadCount() : undefined;
+        const threadNote = threads != null && threads > 1 ? ` with ${threads} threads` : '';
+        console.info(`mlzoo: using the ${name} backend${threadNote}${note}`);
       }
       return name;
     }

@@ -94,4 +94,11 @@ export {
   type TrainingProgress,
   type TrainingStepContext,
 } from './training.js';
+export { installWasmBatchMatMul } from './wasm-batch-matmul.js';
 export { installWasmKernelFixes } from './wasm-kernels.js';
+export {
+  defaultWasmThreadCount,
+  MAX_DEFAULT_WASM_THREADS,
+  wasmThreadCount,
+  wasmThreadsFallbackReason,
+} from './wasm-threads.js';
