@@ -34,6 +34,9 @@ SETTINGS = {
     'HESSIAN_ITERATIONS': '15',
     'JOBS': str(os.cpu_count() or 1),
     'FRAMEWORKS': 'mlzoo,pytorch,sam',
+    # 'longest': longest jobs first (shortest wall time with many cores); 'seed': every job of seed 0
+    # first (longest first within a seed), then seed 1, ...: complete pairs early when cores are few
+    'ORDER': 'longest',
 }
 # relative cost per training image, to start the longest jobs first (measured order on wasm)
 COST = {'vit_fashion_mnist': 10, 'mixer_fashion_mnist': 4, 'resmlp_fashion_mnist': 2.5,
@@ -96,7 +99,10 @@ def main():
                                          '--weight-decay', setting('WEIGHT_DECAY'), '--rho', setting('SAM_RHO'),
                                          '--hessian-size', setting('HESSIAN_SIZE'),
                                          '--hessian-iterations', setting('HESSIAN_ITERATIONS'), '--backend', 'wasm']})
-    jobs.sort(key=lambda job: -job['cost'])
+    if setting('ORDER') == 'seed':
+        jobs.sort(key=lambda job: (job['seed'], -COST.get(job['model'], 3), job['name']))
+    else:
+        jobs.sort(key=lambda job: -job['cost'])
     lock = threading.Lock()
     started = time.time()
     with open(os.path.join(results, 'settings.json'), 'w') as handle:
