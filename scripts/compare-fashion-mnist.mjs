@@ -37,6 +37,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     results: { type: 'string' },
     where: { type: 'string' },
+    'sam-out': { type: 'string', default: 'benchmarks/sam-vs-adamw-fashion-mnist.json' },
     'limit-train': { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
     out: { type: 'string', default: 'benchmarks/fashion-mnist-comparison.json' },
@@ -142,13 +143,20 @@ function runAll() {
   return runs;
 }
 
+/** AdamW-vs-SAM results found in a --results file (packages/optimizers/scripts/sam-fashion-mnist.ts). */
+const samRuns = [];
+
 /** The runs of a tools/device/run-compare.sh results file (jobs that failed are reported and left out). */
 function readResults(path) {
   const runs = [];
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     const job = JSON.parse(line);
-    if (job.kind === 'sam') continue;
+    if (job.kind === 'sam') {
+      if (job.status === 0 && job.result) samRuns.push(job.result);
+      else console.error(`${job.name}: exit ${job.status}, left out`);
+      continue;
+    }
     if (job.status !== 0 || !job.result) {
       console.error(`${job.name}: exit ${job.status}, left out`);
       continue;
@@ -255,3 +263,23 @@ writeFileSync(
 );
 writeFileSync(outPath.replace(/\.json$/, '.md'), `${markdown}\n`);
 console.log(markdown);
+
+if (samRuns.length > 0) {
+  samRuns.sort((left, right) => left.seed - right.seed || left.method.localeCompare(right.method));
+  const first = samRuns[0];
+  const samRows = samRuns.map(
+    (run) =>
+      `| ${run.method === 'sam' ? `SAM(AdamW), ρ ${run.rho}` : 'AdamW'} | ${run.seed} | ${percent(run.testAccuracy)}% | ${run.testLoss.toFixed(4)} | ${run.hessianSubsetLoss.toFixed(4)} | ${run.hessianEigenvalue.toFixed(2)} (${run.hessianConverged ? 'converged' : 'not converged'} after ${run.hessianIterations}) | ${run.trainSeconds.toFixed(0)} s |`,
+  );
+  const samMarkdown = [
+    `${first.model} (${first.parameters.toLocaleString('en-US')} parameters), the first ${first.trainImages.toLocaleString('en-US')} training images, ${first.epochs} epochs, batch ${first.batchSize}, AdamW lr ${first.learningRate} wd ${first.weightDecay}, cosine to 0 per step after ${first.warmupEpochs} warmup epoch(s); SAM wraps the same AdamW (same updates, two gradient evaluations each); tested on ${first.testImages.toLocaleString('en-US')} images; Hessian top eigenvalue of the training loss on the first ${first.hessianImages.toLocaleString('en-US')} training images (finite-difference power iteration, start vector seed 0); backend ${first.backend}.${values.where ? ` ${values.where}` : ''}`,
+    '',
+    '| optimizer | seed | test accuracy | test loss | train loss (Hessian subset) | Hessian top eigenvalue | train time |',
+    '|---|---|---|---|---|---|---|',
+    ...samRows,
+  ].join('\n');
+  const samPath = resolve(root, values['sam-out']);
+  writeFileSync(samPath, `${JSON.stringify({ date: new Date().toISOString(), runs: samRuns }, null, 2)}\n`);
+  writeFileSync(samPath.replace(/\.json$/, '.md'), `${samMarkdown}\n`);
+  console.log(`\n${samMarkdown}`);
+}
