@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { tfjsRegistered } from './register-tfjs.js';
 import { installWasmBatchMatMul } from './wasm-batch-matmul.js';
+import { installWasmIdentity } from './wasm-identity.js';
 import { installWasmKernelFixes } from './wasm-kernels.js';
 import {
   defaultWasmThreadCount,
@@ -81,6 +82,7 @@ async function tryBackend(name: BackendName, options: SetBackendOptions = {}): P
   if (name === 'wasm') {
     installWasmKernelFixes();
     installWasmBatchMatMul();
+    installWasmIdentity();
     if (isNode) await startWasmThreads(options.wasmThreads ?? defaultWasmThreadCount());
   }
   try {

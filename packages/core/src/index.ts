@@ -95,6 +95,7 @@ export {
   type TrainingStepContext,
 } from './training.js';
 export { installWasmBatchMatMul } from './wasm-batch-matmul.js';
+export { installWasmIdentity } from './wasm-identity.js';
 export { installWasmKernelFixes } from './wasm-kernels.js';
 export {
   defaultWasmThreadCount,
