@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   conv2DBackpropFilterKernel,
+  conv2DBackpropInputKernel,
   depthwiseConv2dNativeBackpropFilterKernel,
   depthwiseConv2dNativeBackpropInputKernel,
 } from './wasm/convolution-kernels.js';
@@ -35,6 +36,7 @@ const REPLACED_KERNELS: ReadonlyArray<[string, KernelFunction]> = [
   ['Transpose', transposeKernel],
   ['Slice', sliceKernel],
   ['OneHot', oneHotKernel],
+  ['Conv2DBackpropInput', conv2DBackpropInputKernel],
 ];
 
 function installKernels(): void {

@@ -5,7 +5,6 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installWasmKernelFixes, Random, setBackend } from '../src/index.js';
-import { setPatchElementLimit } from '../src/wasm/convolution-kernels.js';
 
 type Results = Array<{ shape: number[]; values: Float32Array | Int32Array | Uint8Array }>;
 
@@ -73,6 +72,21 @@ const convCases: ConvCase[] = [
   { name: '3x3 stride 1 same', input: [2, 7, 7, 3], filter: [3, 3, 3, 4], stride: 1, pad: 'same' },
   { name: '3x3 stride 2 same', input: [2, 9, 8, 3], filter: [3, 3, 3, 5], stride: 2, pad: 'same' },
   { name: '3x3 stride 2 valid', input: [2, 9, 9, 2], filter: [3, 3, 2, 3], stride: 2, pad: 'valid' },
+  {
+    name: '3x3 stride 1 same, 16 channels',
+    input: [2, 6, 6, 16],
+    filter: [3, 3, 16, 8],
+    stride: 1,
+    pad: 'same',
+  },
+  {
+    name: '3x3 stride 2 same, 12 channels',
+    input: [2, 7, 8, 12],
+    filter: [3, 3, 12, 4],
+    stride: 2,
+    pad: 'same',
+  },
+  { name: '4x4 stride 4, 8 channels', input: [1, 8, 8, 8], filter: [4, 4, 8, 6], stride: 4, pad: 'valid' },
   { name: '4x4 patch embed stride 4', input: [2, 8, 8, 1], filter: [4, 4, 1, 6], stride: 4, pad: 'valid' },
   { name: '1x1 stride 2', input: [3, 6, 6, 4], filter: [1, 1, 4, 2], stride: [2, 1], pad: 'valid' },
   {
@@ -89,7 +103,7 @@ const convCases: ConvCase[] = [
   },
 ];
 
-describe('wasm Conv2DBackpropFilter', () => {
+describe('wasm Conv2DBackpropFilter and Conv2DBackpropInput', () => {
   for (const { name, input, filter, stride, pad } of convCases) {
     it(`gives cpu's conv2d gradients: ${name}`, async () => {
       await expectWasmMatchesCpu(() => {
@@ -105,28 +119,13 @@ describe('wasm Conv2DBackpropFilter', () => {
     });
   }
 
-  it('sums batch chunks when the patches exceed the size limit', async () => {
-    const previous = setPatchElementLimit(200);
-    try {
-      await expectWasmMatchesCpu(() => {
-        const x = normals(3, [5, 6, 6, 3]) as tf.Tensor4D;
-        const weights = normals(4, [3, 3, 3, 2]) as tf.Tensor4D;
-        return tf.grad((kernel: tf.Tensor) =>
-          tf.sum(tf.square(tf.conv2d(x, kernel as tf.Tensor4D, 1, 'same'))),
-        )(weights);
-      });
-    } finally {
-      setPatchElementLimit(previous);
-    }
-  });
-
-  it("gives cpu's conv2dTranspose filter gradient", async () => {
+  it("gives cpu's conv2dTranspose and its filter gradient", async () => {
     await expectWasmMatchesCpu(() => {
-      const x = normals(5, [2, 4, 4, 3]) as tf.Tensor4D;
-      const weights = normals(6, [3, 3, 2, 3]) as tf.Tensor4D;
-      return tf.grad((kernel: tf.Tensor) =>
-        tf.sum(tf.square(tf.conv2dTranspose(x, kernel as tf.Tensor4D, [2, 8, 8, 2], 2, 'same'))),
-      )(weights);
+      const x = normals(5, [2, 4, 4, 9]) as tf.Tensor4D;
+      const weights = normals(6, [3, 3, 2, 9]) as tf.Tensor4D;
+      const forward = (kernel: tf.Tensor) =>
+        tf.conv2dTranspose(x, kernel as tf.Tensor4D, [2, 8, 8, 2], 2, 'same');
+      return [forward(weights), tf.grad((kernel: tf.Tensor) => tf.sum(tf.square(forward(kernel))))(weights)];
     });
   });
 });
@@ -232,21 +231,6 @@ describe('wasm depthwise convolution backprops', () => {
       return [dx, dw];
     });
   });
-
-  it('sums batch chunks of the filter gradient', async () => {
-    const previous = setPatchElementLimit(300);
-    try {
-      await expectWasmMatchesCpu(() => {
-        const x = normals(12, [4, 6, 6, 3]) as tf.Tensor4D;
-        const weights = normals(13, [3, 3, 3, 2]) as tf.Tensor4D;
-        return tf.grad((kernel: tf.Tensor) =>
-          tf.sum(tf.square(tf.depthwiseConv2d(x, kernel as tf.Tensor4D, 2, 'same'))),
-        )(weights);
-      });
-    } finally {
-      setPatchElementLimit(previous);
-    }
-  });
 });
 
 describe('wasm UnsortedSegmentSum', () => {
@@ -302,7 +286,7 @@ describe('wasm OneHot', () => {
   });
 });
 
-describe('wasm Transpose and Slice of rank > 4', () => {
+describe('wasm Transpose of rank > 4 and Slice', () => {
   it('transposes rank-5 and rank-6 tensors as cpu, for every kind of permutation', async () => {
     const permutations: Array<[number[], number[]]> = [
       [
@@ -342,8 +326,24 @@ describe('wasm Transpose and Slice of rank > 4', () => {
     );
   });
 
-  it('slices rank-5 and rank-6 tensors as cpu', async () => {
+  it('slices tensors of rank 1 to 6 and of every dtype as cpu', async () => {
     const slices: Array<[number[], number[], number[]]> = [
+      [[7], [2], [4]],
+      [
+        [5, 40],
+        [1, 3],
+        [3, 30],
+      ],
+      [
+        [4, 5, 6],
+        [0, 1, 0],
+        [4, 3, 6],
+      ],
+      [
+        [3, 4, 5, 20],
+        [1, 0, 2, 1],
+        [2, 4, 2, 18],
+      ],
       [
         [2, 3, 4, 5, 6],
         [1, 0, 1, 2, 3],
@@ -369,9 +369,21 @@ describe('wasm Transpose and Slice of rank > 4', () => {
         [1, 0, 2, 0, 1],
         [-1, 1, 2, 1, -1],
       ],
+      [
+        [4, 3],
+        [1, 0],
+        [0, 3],
+      ],
     ];
     await expectWasmMatchesCpu(() =>
-      slices.map(([shape, begin, size], index) => tf.slice(normals(40 + index, shape), begin, size)),
+      slices.flatMap(([shape, begin, size], index) => {
+        const values = normals(40 + index, shape);
+        return [
+          tf.slice(values, begin, size),
+          tf.slice(tf.cast(tf.mul(values, 100), 'int32'), begin, size),
+          tf.slice(tf.greater(values, 0), begin, size),
+        ];
+      }),
     );
   });
 

@@ -96,6 +96,10 @@ export class KernelCalls {
     return this.run('BatchMatMul', { a, b }, { transposeA, transposeB });
   }
 
+  concat(parts: tf.TensorInfo[], axis: number): tf.TensorInfo {
+    return this.run('Concat', parts as unknown as tf.NamedTensorInfoMap, { axis });
+  }
+
   add(a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
     return this.run('Add', { a, b });
   }

@@ -3,11 +3,17 @@
 // tfjs-backend-wasm 4.22 has fast code for rank <= 4 only: its C++ Transpose and its JS Slice fall back
 // to an element-by-element loop above that (measured: a rank-5 transpose of 1.6M floats 114 ms, the
 // rank-4 one 0.6 ms). Attention blocks and window partitions transpose rank-5 and rank-6 tensors.
-// These wrappers first merge axes that stay adjacent (and, for a slice, axes taken whole), which
-// brings nearly every case to rank <= 4; a permutation that stays above rank 4 is done as a few
-// rank-4 transposes, each moving one axis: [pre, mid, X, post] -> [pre, X, mid, post].
+// Transpose first merges axes that stay adjacent, which brings nearly every case to rank <= 4; a
+// permutation that stays above rank 4 is done as a few rank-4 transposes, each moving one axis:
+// [pre, mid, X, post] -> [pre, X, mid, post]. Slice is replaced at every rank (see sliceKernel).
 import * as tf from '@tensorflow/tfjs-core';
-import { type KernelArguments, type KernelCalls, sizeOf, withKernelCalls } from './kernel-calls.js';
+import {
+  type KernelArguments,
+  type KernelCalls,
+  sizeOf,
+  wasmKernel,
+  withKernelCalls,
+} from './kernel-calls.js';
 
 /**
  * The smallest transpose equal to transposing `shape` by `perm`: size-1 axes dropped, and input axes
@@ -106,33 +112,61 @@ export function collapseSlice(
   return result;
 }
 
-/** Slices `x` with rank <= 4 slices only (normalized `begin` and `size`). */
-export function sliceAnyRank(
-  calls: KernelCalls,
+/** The wasm backend's heap access (public methods of BackendWasm, absent from KernelBackend's type). */
+interface WasmHeapBackend extends tf.KernelBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** Runs shorter than this are copied value by value (a typed-array `set` costs more per call). */
+const SHORT_RUN = 16;
+
+/**
+ * Copies the slice of `x` at `begin` with `size` (normalized) straight from the wasm heap: the axes are
+ * collapsed first, then each contiguous run of the innermost sliced axis is one `set`.
+ */
+export function copySlice(
+  backend: WasmHeapBackend,
   x: tf.TensorInfo,
   begin: readonly number[],
   size: readonly number[],
 ): tf.TensorInfo {
-  let current = x;
-  const done = x.shape.map(() => false);
-  for (;;) {
-    const partial = x.shape
-      .map((_, axis) => axis)
-      .filter((axis) => !done[axis] && !(begin[axis] === 0 && size[axis] === x.shape[axis]));
-    // at most three partial axes per slice: merged with the whole ones, rank <= 4
-    const now = new Set(partial.slice(0, 3));
-    const stepBegin = current.shape.map((_, axis) => (now.has(axis) ? begin[axis]! : 0));
-    const stepSize = current.shape.map((dimension, axis) => (now.has(axis) ? size[axis]! : dimension));
-    const collapsed = collapseSlice(current.shape, stepBegin, stepSize);
-    const sliced = calls.runOriginal(
-      'Slice',
-      { x: calls.reshape(current, collapsed.shape) },
-      { begin: collapsed.begin, size: collapsed.size },
-    );
-    current = calls.reshape(sliced, stepSize);
-    for (const axis of now) done[axis] = true;
-    if (partial.length <= 3) return current;
+  const out = backend.makeOutput([...size], x.dtype);
+  if (sizeOf(size) === 0) return out;
+  const collapsed = collapseSlice(x.shape, begin, size);
+  // views taken after makeOutput, which may grow (and so move) the heap
+  const source = backend.typedArrayFromHeap(x);
+  const target = backend.typedArrayFromHeap(out);
+  const rank = collapsed.shape.length;
+  const strides = new Array<number>(rank);
+  let stride = 1;
+  for (let axis = rank - 1; axis >= 0; axis--) {
+    strides[axis] = stride;
+    stride *= collapsed.shape[axis]!;
   }
+  const run = collapsed.size[rank - 1]!;
+  const outer = collapsed.size.slice(0, -1);
+  const counters = outer.map(() => 0);
+  let offset = collapsed.begin.reduce((total, start, axis) => total + start * strides[axis]!, 0);
+  const runs = sizeOf(outer);
+  let targetOffset = 0;
+  for (let index = 0; index < runs; index++) {
+    if (run < SHORT_RUN) {
+      for (let element = 0; element < run; element++)
+        target[targetOffset + element] = source[offset + element]!;
+    } else {
+      target.set(source.subarray(offset, offset + run), targetOffset);
+    }
+    targetOffset += run;
+    for (let axis = outer.length - 1; axis >= 0; axis--) {
+      counters[axis]!++;
+      offset += strides[axis]!;
+      if (counters[axis]! < outer[axis]!) break;
+      offset -= counters[axis]! * strides[axis]!;
+      counters[axis] = 0;
+    }
+  }
+  return out;
 }
 
 export function transposeKernel({ inputs, backend, attrs }: KernelArguments): tf.TensorInfo {
@@ -144,16 +178,19 @@ export function transposeKernel({ inputs, backend, attrs }: KernelArguments): tf
   });
 }
 
+/**
+ * Slice from views of the wasm heap. The backend's own Slice first copies the whole input out of the
+ * heap (`readSync`) for every slice, and loops element by element above rank 4.
+ */
 export function sliceKernel({ inputs, backend, attrs }: KernelArguments): tf.TensorInfo {
   const x = inputs.x!;
   const { begin, size } = attrs as unknown as tf.SliceAttrs;
-  return withKernelCalls(backend as tf.KernelBackend, (calls) => {
-    if (x.shape.length <= 4 || x.dtype === 'string')
-      return calls.runOriginal('Slice', { x }, { begin, size });
-    const [normalizedBegin, normalizedSize] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size) as [
-      number[],
-      number[],
-    ];
-    return sliceAnyRank(calls, x, normalizedBegin, normalizedSize);
-  });
+  if (x.dtype === 'string' || x.dtype === 'complex64') {
+    return wasmKernel('Slice')({ inputs, backend, attrs }) as tf.TensorInfo;
+  }
+  const [normalizedBegin, normalizedSize] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size) as [
+    number[],
+    number[],
+  ];
+  return copySlice(backend as WasmHeapBackend, x, normalizedBegin, normalizedSize);
 }
