@@ -10,6 +10,7 @@ import {
   wasmThreadCount,
   wasmThreadsFallbackReason,
 } from './wasm-threads.js';
+import { installNodeWebGPU, NODE_WEBGPU_PACKAGE } from './webgpu-node.js';
 
 /** Backends mlzoo knows how to select. `tensorflow` is the native `@tensorflow/tfjs-node` backend. */
 export type BackendName = 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -27,8 +28,16 @@ export interface SetBackendOptions {
   order?: readonly BackendName[];
 }
 
-/** The order `auto` tries: fastest first. */
-export const AUTO_BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'tensorflow', 'wasm', 'cpu'];
+const isNode = typeof process !== 'undefined' && process.versions?.node != null;
+
+/**
+ * The order `auto` tries: fastest first. In Node it leaves out webgpu: Dawn on a machine without a
+ * GPU runs on Mesa's software Vulkan driver, slower than wasm, so Node uses webgpu only when asked
+ * (`setBackend('webgpu')`, or an `order` that names it).
+ */
+export const AUTO_BACKEND_ORDER: readonly BackendName[] = isNode
+  ? ['tensorflow', 'wasm', 'cpu']
+  : ['webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** The npm package that provides each backend (all optional peer dependencies of @mlzoo/core). */
 export const BACKEND_PACKAGES: Readonly<Record<BackendName, string>> = {
@@ -37,8 +46,6 @@ export const BACKEND_PACKAGES: Readonly<Record<BackendName, string>> = {
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
 };
-
-const isNode = typeof process !== 'undefined' && process.versions?.node != null;
 
 // A variable specifier keeps bundlers from resolving optional peers the user did not install; in a
 // browser the user imports the backend package themselves and it is found in tfjs's registry.
@@ -69,8 +76,22 @@ async function startWasmThreads(threads: number): Promise<void> {
   }
 }
 
+// Why webgpu could not be set up in Node (the `webgpu` package or a Vulkan driver missing), for the
+// error of an explicit setBackend('webgpu').
+let nodeWebGPUFailure: string | undefined;
+
 async function ensureRegistered(name: BackendName): Promise<boolean> {
   if (tf.findBackendFactory(name) != null) return true;
+  if (name === 'webgpu' && isNode && (typeof navigator === 'undefined' || !('gpu' in navigator))) {
+    // Dawn's navigator.gpu must exist before tfjs-backend-webgpu is imported: it registers only then
+    try {
+      await installNodeWebGPU();
+      nodeWebGPUFailure = undefined;
+    } catch (error) {
+      nodeWebGPUFailure = (error as Error).message;
+      return false;
+    }
+  }
   if (name === 'webgpu' && (typeof navigator === 'undefined' || !('gpu' in navigator))) return false;
   if (name === 'tensorflow' && !isNode) return false;
   await importOptional(BACKEND_PACKAGES[name]);
@@ -95,6 +116,11 @@ async function tryBackend(name: BackendName, options: SetBackendOptions = {}): P
   }
 }
 
+function webgpuHint(): string {
+  if (!isNode) return ' and run where navigator.gpu exists';
+  return ` (in Node also ${NODE_WEBGPU_PACKAGE}, with a Vulkan driver)`;
+}
+
 function silenceCpuGreeting(): void {
   // tfjs-backend-cpu prints a banner suggesting tfjs-node on first use in Node; mlzoo says which
   // backend it picked instead.
@@ -103,8 +129,10 @@ function silenceCpuGreeting(): void {
 }
 
 /**
- * Selects the tfjs backend. `auto` tries webgpu (where `navigator.gpu` exists), then the native
- * tfjs-node backend if the user installed it, then wasm, then cpu, and reports its choice.
+ * Selects the tfjs backend. `auto` tries webgpu (in browsers where `navigator.gpu` exists), then the
+ * native tfjs-node backend if the user installed it, then wasm, then cpu, and reports its choice.
+ * In Node, `setBackend('webgpu')` first installs `navigator.gpu` from the optional `webgpu` package
+ * (Dawn) with {@link installNodeWebGPU}.
  * Returns the name of the backend in use.
  *
  * @example
@@ -125,9 +153,13 @@ export async function setBackend(
       );
     }
     if (!(await tryBackend(request, options))) {
+      // in Node, say what the WebGPU setup lacked (the webgpu package or a Vulkan driver)
+      if (request === 'webgpu' && nodeWebGPUFailure != null) {
+        throw new Error(`setBackend: backend 'webgpu' is not available: ${nodeWebGPUFailure}`);
+      }
       throw new Error(
         `setBackend: backend '${request}' is not available; install ${BACKEND_PACKAGES[request]} ` +
-          `(an optional peer dependency of @mlzoo/core)${request === 'webgpu' ? ' and run where navigator.gpu exists' : ''}`,
+          `(an optional peer dependency of @mlzoo/core)${request === 'webgpu' ? webgpuHint() : ''}`,
       );
     }
     silenceCpuGreeting();

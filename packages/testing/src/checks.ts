@@ -2,7 +2,14 @@
 // They know nothing of a test runner: `runModelSuite` (index.ts) registers them with vitest, and any
 // other harness (or the CLI) can call them directly.
 
-import { type Classifier, decodeSafetensors, encodeSafetensors, manualSeed, Random } from '@mlzoo/core';
+import {
+  type Classifier,
+  decodeSafetensors,
+  encodeSafetensorsAsync,
+  manualSeed,
+  Random,
+  setBackend,
+} from '@mlzoo/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 export interface ModelSuiteSpec<M extends Classifier = Classifier> {
@@ -198,7 +205,8 @@ export async function checkStateDictRoundTrip(spec: ModelSuiteSpec): Promise<voi
   const input = defaultInput(spec, 2);
   try {
     const state = model.stateDict();
-    const bytes = encodeSafetensors(state);
+    // read asynchronously: webgpu cannot read tensors synchronously in Node
+    const bytes = await encodeSafetensorsAsync(state);
     tf.dispose(Object.values(state));
     const decoded = decodeSafetensors(bytes);
     try {
@@ -311,6 +319,103 @@ export async function checkClassifierSurface(spec: ModelSuiteSpec): Promise<void
     input.dispose();
     model.dispose();
   }
+}
+
+/**
+ * Largest accepted |other - cpu| / (1 + |cpu|), elementwise, between a model's outputs and gradients
+ * on another backend (wasm, webgpu) and on the cpu backend, the reference. The same bound as the
+ * golden fixtures against PyTorch; measured differences on lavapipe are ~1e-6 to 2e-5.
+ */
+export const BACKEND_AGREEMENT_TOLERANCE = 1e-4;
+
+interface ForwardAndGradients {
+  output: Float32Array;
+  gradients: Map<string, Float32Array>;
+}
+
+// Inference forward on batch 2, and the gradient of sum(output * cotangent) for every trainable
+// parameter, on the active backend. Inference mode keeps it deterministic (no dropout draws); the
+// model, input and cotangent come from mlzoo's own seeded generator, identical on every backend.
+async function forwardAndGradients(spec: ModelSuiteSpec): Promise<ForwardAndGradients> {
+  const model = createSeeded(spec);
+  const input = defaultInput(spec, 2);
+  try {
+    const parameters = model.namedParameters({ trainable: true });
+    const output = tf.tidy(() => model.forward(input, { training: false }));
+    const random = new Random(3);
+    const cotangentValues = new Float32Array(output.size);
+    for (let index = 0; index < cotangentValues.length; index++) cotangentValues[index] = random.normal();
+    const cotangent = tf.tensor(cotangentValues, output.shape, 'float32');
+    const { value, grads } = tf.tidy(() =>
+      tf.variableGrads(
+        () => tf.sum(tf.mul(model.forward(input, { training: false }), cotangent)) as tf.Scalar,
+        [...parameters.values()],
+      ),
+    );
+    try {
+      const gradients = new Map<string, Float32Array>();
+      for (const [name, variable] of parameters) {
+        const gradient = grads[variable.name];
+        if (gradient) gradients.set(name, (await gradient.data()) as Float32Array);
+      }
+      return { output: (await output.data()) as Float32Array, gradients };
+    } finally {
+      tf.dispose([output, cotangent, value, ...Object.values(grads)]);
+    }
+  } finally {
+    input.dispose();
+    model.dispose();
+  }
+}
+
+function worstDifference(actual: Float32Array, reference: Float32Array): { excess: number; index: number } {
+  let excess = 0;
+  let index = -1;
+  for (let position = 0; position < reference.length; position++) {
+    const difference =
+      Math.abs(actual[position]! - reference[position]!) / (1 + Math.abs(reference[position]!));
+    if (!(difference <= excess)) {
+      excess = difference;
+      index = position;
+    }
+  }
+  return { excess, index };
+}
+
+/**
+ * The active backend (not cpu) computes what the cpu backend computes: the inference output on
+ * batch 2 and every trainable parameter's gradient agree within {@link BACKEND_AGREEMENT_TOLERANCE}.
+ * Switches to cpu for the reference and back; fails when the active backend is cpu itself.
+ */
+export async function checkAgreesWithCpu(spec: ModelSuiteSpec): Promise<void> {
+  const backend = tf.getBackend();
+  if (backend === 'cpu')
+    fail(spec, 'checkAgreesWithCpu compares another backend with cpu; the active one is cpu');
+  const actual = await forwardAndGradients(spec);
+  let reference: ForwardAndGradients;
+  try {
+    await setBackend('cpu', { quiet: true });
+    reference = await forwardAndGradients(spec);
+  } finally {
+    await tf.setBackend(backend);
+  }
+  const compare = (what: string, values: Float32Array | undefined, expected: Float32Array) => {
+    if (values == null) fail(spec, `${what}: no gradient on ${backend}, but one on cpu`);
+    if (values.length !== expected.length) {
+      fail(spec, `${what}: ${values.length} values on ${backend}, ${expected.length} on cpu`);
+    }
+    const { excess, index } = worstDifference(values, expected);
+    if (!(excess <= BACKEND_AGREEMENT_TOLERANCE)) {
+      fail(
+        spec,
+        `${what}: element ${index} is ${values[index]} on ${backend}, ${expected[index]} on cpu ` +
+          `(relative difference ${excess.toExponential(2)} > ${BACKEND_AGREEMENT_TOLERANCE})`,
+      );
+    }
+  };
+  compare('inference output', actual.output, reference.output);
+  for (const [name, expected] of reference.gradients)
+    compare(`gradient of ${name}`, actual.gradients.get(name), expected);
 }
 
 /** Every check, in order, by name. */

@@ -1,7 +1,16 @@
-import { type Classifier, type ForwardHeadOptions, init, Module, TRANSPOSED_2D } from '@mlzoo/core';
+import {
+  type Classifier,
+  type ForwardHeadOptions,
+  init,
+  Module,
+  setBackend,
+  TRANSPOSED_2D,
+} from '@mlzoo/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
+  BACKEND_AGREEMENT_TOLERANCE,
+  checkAgreesWithCpu,
   checkClassifierSurface,
   checkGradients,
   checkModel,
@@ -43,7 +52,7 @@ class TinyMlp extends Module implements Classifier {
   constructor(
     readonly inputSize: number,
     numClasses: number,
-    readonly flaw?: 'leak' | 'dead-parameter' | 'nondeterministic-load',
+    readonly flaw?: 'leak' | 'dead-parameter' | 'nondeterministic-load' | 'backend-dependent',
   ) {
     super();
     this.numClasses = numClasses;
@@ -53,7 +62,12 @@ class TinyMlp extends Module implements Classifier {
   }
   forwardFeatures(x: tf.Tensor): tf.Tensor {
     if (this.flaw === 'leak') tf.keep(tf.zeros([1]));
-    return tf.relu(this.fc1.forward(tf.reshape(x, [x.shape[0]!, -1])));
+    const features = tf.relu(this.fc1.forward(tf.reshape(x, [x.shape[0]!, -1])));
+    // off by 10x the agreement tolerance everywhere but on cpu
+    if (this.flaw === 'backend-dependent' && tf.getBackend() !== 'cpu') {
+      return tf.add(features, 10 * BACKEND_AGREEMENT_TOLERANCE);
+    }
+    return features;
   }
   forwardHead(features: tf.Tensor, options: ForwardHeadOptions = {}): tf.Tensor {
     if (options.preLogits || !this.head) return features;
@@ -122,6 +136,46 @@ describe('the checks catch broken models', () => {
     await expect(checkClassifierSurface(broken as ModelSuiteSpec<TinyMlp>)).rejects.toThrow(
       /classifierName 'fc' names no state-dict entry/,
     );
+  });
+
+  describe('agreement with the cpu backend (on the active backend, or wasm when that is cpu)', () => {
+    // the agreement check needs a backend other than cpu: the lane's own, or wasm on the cpu lane
+    const active = tf.getBackend();
+    const other = active === 'cpu' ? 'wasm' : active;
+    const onOtherBackend = async (run: () => Promise<void>) => {
+      await setBackend(other as 'wasm', { quiet: true });
+      try {
+        await run();
+      } finally {
+        await tf.setBackend(active);
+      }
+    };
+
+    it('passes for a model that computes the same everywhere, and leaves no tensors', async () => {
+      const before = tf.memory().numTensors;
+      await onOtherBackend(() => checkAgreesWithCpu(spec()));
+      expect(tf.getBackend()).toBe(active);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
+    it('reports a model whose output depends on the backend, naming the element and both values', async () => {
+      await onOtherBackend(async () => {
+        await expect(checkAgreesWithCpu(spec('backend-dependent'))).rejects.toThrow(
+          new RegExp(
+            `tiny_mlp_backend-dependent: inference output: element \\d+ is .* on ${other}, .* on cpu`,
+          ),
+        );
+      });
+    });
+
+    it('refuses to compare cpu with itself', async () => {
+      await setBackend('cpu', { quiet: true });
+      try {
+        await expect(checkAgreesWithCpu(spec())).rejects.toThrow(/the active one is cpu/);
+      } finally {
+        await tf.setBackend(active);
+      }
+    });
   });
 
   it('checkModel reports every failing check', async () => {
