@@ -1,6 +1,8 @@
 """PyTorch builders for the Fashion-MNIST comparison: each mlzoo preset's config (camelCase, as
 `mlzoo info <name> --json` prints it) -> the PyTorch re-creation from tools/fixtures (the module the
 golden fixtures prove equal to the mlzoo model), initialised as the mlzoo model is (timm's schemes).
+The KAN is defined here (efficient-kan's computation in pykan's layout, the forward mlzoo's KANLinear
+runs); it is used for speed (tools/reference/bench_pytorch.py), not checked by a golden fixture.
 """
 import json
 import math
@@ -10,10 +12,12 @@ import sys
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'tools', 'fixtures'))
 
+import layers as fixture_layers  # noqa: E402
 import mixers_mlps  # noqa: E402
 import mixers_timm  # noqa: E402
 import vision_transformer  # noqa: E402
@@ -113,7 +117,84 @@ def build_deep_mlp(config):
                                       config['numBlocks'], config['width'], config.get('expansionFactor', 4))
 
 
+def build_mlp(config):
+    # PyTorch default init (Linear: kaiming-uniform a=sqrt(5)); fc1 ... head as mlzoo's MlpClassifier
+    if config.get('activation', 'relu') != 'relu' or config.get('dropRate', 0) != 0:
+        raise SystemExit(f'build_mlp: only ReLU without dropout is re-created, got {json.dumps(config)}')
+    in_features = config['imgSize'] ** 2 * config['inChans']
+    return fixture_layers.MlpClassifier(in_features, config['hiddenDims'], config['numClasses'])
+
+
+class KANLinear(nn.Module):
+    """One B-spline KAN layer computed the efficient-kan way (Blealtan/efficient-kan, src/efficient_kan/kan.py)
+    with pykan's parameter layout, as mlzoo's KANLinear (packages/kan/src/kan-linear.ts) computes it:
+    y = silu(x) @ (scale_base * mask) + B(x).view(B, in * M) @ (coef * scale_sp * mask).permute(0, 2, 1)
+    .reshape(in * M, out), with coef [in, out, M = G + k], scale_base and scale_sp [in, out] trainable and
+    grid [in, G + 2k + 1] and mask [in, out] buffers (in * out * (M + 2) parameters, as mlzoo counts).
+    Init as pykan's KANLayer in distribution (scale_base U(-1, 1)/sqrt(in), scale_sp 1/sqrt(in)); the
+    spline coefficients are small noise drawn directly instead of pykan's least-squares fit of noise."""
+
+    def __init__(self, in_features, out_features, grid_size=5, spline_order=3, grid_range=(-1.0, 1.0),
+                 noise_scale=0.5):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.grid_size, self.spline_order = grid_size, spline_order
+        low, high = grid_range
+        step = (high - low) / grid_size
+        knots = low + step * torch.arange(-spline_order, grid_size + spline_order + 1, dtype=torch.float32)
+        self.register_buffer('grid', knots[None, :].expand(in_features, -1).contiguous())
+        basis = grid_size + spline_order
+        self.coef = nn.Parameter((torch.rand(in_features, out_features, basis) - 0.5) * noise_scale / grid_size)
+        self.scale_base = nn.Parameter((torch.rand(in_features, out_features) * 2 - 1) / math.sqrt(in_features))
+        self.scale_sp = nn.Parameter(torch.full((in_features, out_features), 1 / math.sqrt(in_features)))
+        self.register_buffer('mask', torch.ones(in_features, out_features))
+
+    def b_splines(self, x):
+        """Cox-de Boor recursion: [B, in] -> [B, in, G + k] (efficient-kan's b_splines)."""
+        grid = self.grid
+        x = x.unsqueeze(-1)
+        bases = ((x >= grid[:, :-1]) & (x < grid[:, 1:])).to(x.dtype)
+        for k in range(1, self.spline_order + 1):
+            bases = ((x - grid[:, :-(k + 1)]) / (grid[:, k:-1] - grid[:, :-(k + 1)]) * bases[:, :, :-1]
+                     + (grid[:, k + 1:] - x) / (grid[:, k + 1:] - grid[:, 1:-k]) * bases[:, :, 1:])
+        return bases
+
+    def forward(self, x):
+        batch = x.shape[0]
+        weight = (self.coef * (self.scale_sp * self.mask).unsqueeze(2)).permute(0, 2, 1).reshape(
+            self.in_features * (self.grid_size + self.spline_order), self.out_features)
+        spline = self.b_splines(x).reshape(batch, -1) @ weight
+        return spline + F.silu(x) @ (self.scale_base * self.mask)
+
+
+class KANClassifier(nn.Module):
+    """mlzoo's KANClassifier: flattened NHWC image (C = 1 here, so NCHW flattens the same) -> act_fun.{l}."""
+
+    def __init__(self, in_features, hidden_dims, num_classes, grid_size, spline_order, grid_range):
+        super().__init__()
+        widths = [in_features, *hidden_dims, num_classes]
+        self.act_fun = nn.ModuleList([KANLinear(widths[index], widths[index + 1], grid_size, spline_order,
+                                                grid_range) for index in range(len(widths) - 1)])
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for layer in self.act_fun:
+            x = layer(x)
+        return x
+
+
+def build_kan(config):
+    if config.get('basis', 'bspline') != 'bspline' or config.get('baseActivation', 'silu') != 'silu':
+        raise SystemExit(f'build_kan: only the B-spline basis with SiLU is re-created, got {json.dumps(config)}')
+    in_features = config['imgSize'] ** 2 * config['inChans']
+    return KANClassifier(in_features, config.get('hiddenDims', [64]), config['numClasses'],
+                         config.get('gridSize', 5), config.get('splineOrder', 3),
+                         tuple(config.get('gridRange', (-1.0, 1.0))))
+
+
 BUILDERS = {
+    'mlp_fashion_mnist': build_mlp,
+    'kan_fashion_mnist': build_kan,
     'vit_fashion_mnist': build_vit,
     'mixer_fashion_mnist': build_mixer,
     'resmlp_fashion_mnist': build_resmlp,
@@ -122,9 +203,11 @@ BUILDERS = {
 }
 
 
-def build_model(name):
+def build_model(name, config=None):
+    """The PyTorch model for an mlzoo preset; `config` (the preset's, camelCase) skips asking the CLI."""
     if name not in BUILDERS:
         raise SystemExit(f'no PyTorch builder for {name} (have: {", ".join(BUILDERS)})')
-    config = preset_config(name)
+    if config is None:
+        config = preset_config(name)
     model = BUILDERS[name](config)
     return model

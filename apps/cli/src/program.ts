@@ -1,6 +1,8 @@
 // The `mlzoo` command-line program (commander). `main` runs it in-process and returns the exit code
 // instead of exiting, so tests call it directly; src/cli.ts is the executable entry.
 import { Command, CommanderError } from 'commander';
+import { benchCompare, COMPARE_MODELS, DEFAULT_PYTHON } from './bench-compare.js';
+import { benchMeasure } from './bench-measure.js';
 import { BENCH_MODELS, bench } from './commands/bench.js';
 import { DEMO_SETTINGS, demo } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
@@ -238,32 +240,108 @@ function buildProgram(
 
   program
     .command('bench')
-    .description('GFLOP/s of matmul and conv2d, and model train/inference images/s, per backend')
+    .description(
+      'GFLOP/s of matmul and conv2d, and model train/inference images/s, per backend; with --reference ' +
+        'pytorch, the zoo and PyTorch side by side (ratios zoo/PyTorch)',
+    )
     .option('--backends <list>', 'comma-separated backends', 'cpu,wasm')
     .option('--json [path]', 'write the JSON report to a file (or print it when no path is given)')
     .option('--markdown <path>', 'write a markdown table')
-    .option('--min-time <seconds>', 'time each measurement for at least this long', '1')
+    .option('--min-time <seconds>', 'time each measurement (each timed block) for at least this long', '1')
     .option('--max-iterations <n>', 'at most this many timed iterations per measurement', '50')
-    .option('--models <list>', 'comma-separated 28x28x1 models to time', BENCH_MODELS.join(','))
+    .option(
+      '--models <list>',
+      `comma-separated 28x28x1 models to time (default ${BENCH_MODELS.join(',')}; with --reference ${COMPARE_MODELS.join(',')})`,
+    )
+    .option('--train-batch <n>', 'train-step batch size', '128')
+    .option('--inference-batch <n>', 'inference batch size (default: twice the train batch)')
+    .option('--reference <name>', 'compare with pytorch: each measurement in fresh processes, side by side')
+    .option('--backend <name>', 'with --reference: the zoo backend (default: $MLZOO_BACKEND or auto)')
+    .option('--rounds <n>', 'with --reference: rounds of every measurement on both sides', '2')
+    .option('--repeats <n>', 'with --reference: timed blocks per measurement (the median is kept)', '3')
+    .option('--warmup-time <seconds>', 'with --reference: warm-up per measurement (at least one step)', '1')
+    .option('--python <path>', 'with --reference: the Python with torch', DEFAULT_PYTHON)
+    .option('--threads <n>', 'with --reference: torch threads', '2')
+    .option('--out <prefix>', 'with --reference: write <prefix>.json and <prefix>.md')
+    .option('--reference-script <path>', 'with --reference: tools/reference/bench_pytorch.py elsewhere')
+    .option('--matmul-size <n>', 'with --reference: the square matmul size', '1024')
     .action(async (options: Record<string, string | boolean | undefined>, command: Command) =>
       run(command, options.json === true, async (output) => {
+        const list = (value: string) =>
+          value
+            .split(',')
+            .map((name) => name.trim())
+            .filter(Boolean);
+        const trainBatch = parsePositiveInteger('--train-batch', options.trainBatch as string)!;
+        const inferenceBatch = parsePositiveInteger('--inference-batch', options.inferenceBatch as string);
+        if (options.reference != null) {
+          await benchCompare(
+            {
+              reference: options.reference as string,
+              ...(options.models ? { models: list(options.models as string) } : {}),
+              ...(options.backend ? { backend: options.backend as string } : {}),
+              rounds: parsePositiveInteger('--rounds', options.rounds as string)!,
+              repeats: parsePositiveInteger('--repeats', options.repeats as string)!,
+              warmupSeconds: parsePositiveNumber('--warmup-time', options.warmupTime as string)!,
+              minSeconds: parsePositiveNumber('--min-time', options.minTime as string)!,
+              trainBatch,
+              inferenceBatch: inferenceBatch ?? 2 * trainBatch,
+              python: options.python as string,
+              threads: parsePositiveInteger('--threads', options.threads as string)!,
+              matmulSize: parsePositiveInteger('--matmul-size', options.matmulSize as string)!,
+              ...(options.out ? { outPrefix: options.out as string } : {}),
+              ...(options.referenceScript ? { referenceScript: options.referenceScript as string } : {}),
+            },
+            output,
+          );
+          return 0;
+        }
         await bench(
           {
-            backends: (options.backends as string)
-              .split(',')
-              .map((name) => name.trim())
-              .filter(Boolean),
+            backends: list(options.backends as string),
             ...(typeof options.json === 'string' ? { jsonPath: options.json } : {}),
             ...(options.markdown ? { markdownPath: options.markdown as string } : {}),
             minSeconds: parsePositiveNumber('--min-time', options.minTime as string)!,
             maxIterations: parsePositiveInteger('--max-iterations', options.maxIterations as string)!,
-            models: (options.models as string)
-              .split(',')
-              .map((name) => name.trim())
-              .filter(Boolean),
+            models: options.models ? list(options.models as string) : BENCH_MODELS,
+            trainBatch,
+            ...(inferenceBatch != null ? { inferenceBatch } : {}),
           },
           output,
         );
+        return 0;
+      }),
+    );
+
+  program
+    .command('bench-measure', { hidden: true })
+    .description('one measurement of `bench --reference` in this process, printed as JSON')
+    .requiredOption('--measure <name>', 'a registered 28x28x1 model, or matmul')
+    .option('--mode <mode>', 'train or inference', 'train')
+    .option('--batch <n>', 'images per step', '128')
+    .option('--backend <name>', 'backend (default: $MLZOO_BACKEND or auto)')
+    .option('--warmup-seconds <seconds>', 'warm-up (at least one step)', '1')
+    .option('--min-seconds <seconds>', 'each timed block runs at least this long', '2')
+    .option('--repeats <n>', 'timed blocks', '3')
+    .option('--matmul-size <n>', 'matmul size', '1024')
+    .option('--json', 'print JSON')
+    .action(async (options: Record<string, string | boolean | undefined>, command: Command) =>
+      run(command, Boolean(options.json), async (output) => {
+        const result = await benchMeasure({
+          measure: options.measure as string,
+          mode: options.mode as 'train' | 'inference',
+          batch: parsePositiveInteger('--batch', options.batch as string)!,
+          ...(options.backend ? { backend: options.backend as string } : {}),
+          warmupSeconds: parsePositiveNumber('--warmup-seconds', options.warmupSeconds as string)!,
+          minSeconds: parsePositiveNumber('--min-seconds', options.minSeconds as string)!,
+          repeats: parsePositiveInteger('--repeats', options.repeats as string)!,
+          matmulSize: parsePositiveInteger('--matmul-size', options.matmulSize as string)!,
+        });
+        output.line(
+          `${result.measure}${result.mode === 'matmul' ? '' : ` ${result.mode}`} on ${result.backend}: ` +
+            `${result.median.toFixed(1)} ${result.unit}, peak RSS ${Math.round(result.peakRssBytes / 2 ** 20)} MiB`,
+        );
+        output.result(result);
         return 0;
       }),
     );

@@ -1,6 +1,7 @@
 // `mlzoo bench`: throughput of the operations and the model steps that matter, per backend. Each
 // measurement warms up first, then times whole iterations that end with `await tensor.data()`, so
-// asynchronous backends are measured to completion. Numbers are reported, never asserted.
+// asynchronous backends are measured to completion. Numbers are reported, never asserted. With
+// `--reference pytorch` the command compares the zoo with PyTorch instead (src/bench-compare.ts).
 import { writeFile } from 'node:fs/promises';
 import { cpus, platform } from 'node:os';
 import { crossEntropy, setBackend, type TensorModule } from '@mlzoo/core';
@@ -29,8 +30,10 @@ export interface BenchOptions {
   convBatch?: number;
   /** Registered 28x28x1 models to time a train step and inference for (default `BENCH_MODELS`). */
   models?: string[];
-  /** Train-step batch size (default 128); inference uses twice this. */
+  /** Train-step batch size (default 128). */
   trainBatch?: number;
+  /** Inference batch size (default: twice the train batch). */
+  inferenceBatch?: number;
 }
 
 /** The models `mlzoo bench` times by default: the MLP, the ViT and the Mixer Fashion-MNIST presets. */
@@ -195,7 +198,7 @@ async function measureBackend(
       tf.dispose([images, labels]);
       record(`${modelName} train step`, `batch ${trainBatch}, Adam`, timed, { images: trainBatch });
 
-      const inferenceBatch = 2 * trainBatch;
+      const inferenceBatch = options.inferenceBatch ?? 2 * trainBatch;
       const batch = tf.randomUniform([inferenceBatch, 28, 28, 1]);
       const inferred = await time(async () => {
         const output = model.forward(batch, { training: false });
