@@ -8,7 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 pack=.cache/webgpu-gpu
-rm -rf "$pack"
 mkdir -p "$pack"
 
 node_modules/.bin/esbuild tools/device/webgpu-suite.ts --bundle --platform=node --format=esm \
@@ -16,9 +15,13 @@ node_modules/.bin/esbuild tools/device/webgpu-suite.ts --bundle --platform=node 
   --banner:js="import { createRequire as mlzooCreateRequire } from 'node:module'; const require = mlzooCreateRequire(import.meta.url);" \
   --log-level=warning --outfile="$pack/webgpu-suite.mjs"
 
-xz -T2 -6 -c "$(command -v node)" >"$pack/node.xz"
+# xz takes minutes on 2 cores: the compressed binaries are kept while their sources are not newer
+compress() {
+  if [ ! -s "$2" ] || [ "$1" -nt "$2" ]; then xz -T2 -6 -c "$1" >"$2.partial" && mv "$2.partial" "$2"; fi
+}
+compress "$(command -v node)" "$pack/node.xz"
 webgpu_package=node_modules/webgpu
-xz -T2 -6 -c "$webgpu_package/dist/linux-x64/dawn.node" >"$pack/dawn.node.xz"
+compress "$webgpu_package/dist/linux-x64/dawn.node" "$pack/dawn.node.xz"
 cp "$webgpu_package/index.js" "$webgpu_package/package.json" "$pack/"
 mv "$pack/index.js" "$pack/webgpu-index.js"
 mv "$pack/package.json" "$pack/webgpu-package.json"

@@ -21,7 +21,7 @@ import { registerVitModels } from '@mlzoo/vit';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 // not yet exported from @mlzoo/core's index: the same module that core's setBackend uses
-import { installNodeWebGPU } from '../../packages/core/src/webgpu-node.ts';
+import { installNodeWebGPU, takeNodeWebGPUErrors } from '../../packages/core/src/webgpu-node.ts';
 
 function option(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -133,7 +133,15 @@ async function main(): Promise<void> {
       ];
       for (const [title, check] of checks) {
         try {
+          takeNodeWebGPUErrors();
           await check(spec);
+          // WebGPU reports invalid shaders and pipelines as events, not exceptions: results were garbage
+          const gpuErrors = takeNodeWebGPUErrors();
+          if (gpuErrors.length > 0) {
+            throw new Error(
+              `the GPU reported ${gpuErrors.length} errors: ${gpuErrors[0]!.split('\n').slice(0, 2).join(' ')}`,
+            );
+          }
           passed++;
           result.checks[title] = 'passed';
         } catch (error) {

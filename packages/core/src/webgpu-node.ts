@@ -29,6 +29,10 @@ interface GpuEntryPoint {
   requestAdapter(options?: object): Promise<DawnAdapter | null>;
 }
 
+interface DawnDevice {
+  addEventListener(type: 'uncapturederror', listener: (event: { error: { message: string } }) => void): void;
+}
+
 interface DawnModule {
   create(flags: string[]): GpuEntryPoint;
   globals: Record<string, unknown>;
@@ -36,6 +40,38 @@ interface DawnModule {
 
 interface DawnAdapter {
   info?: Record<string, unknown>;
+  requestDevice(descriptor?: object): Promise<DawnDevice>;
+}
+
+const uncapturedErrors: string[] = [];
+
+/**
+ * Returns and forgets the errors that WebGPU devices created through {@link installNodeWebGPU}
+ * reported outside an error scope: invalid shaders, pipelines or command buffers. WebGPU does not
+ * throw for these (Dawn only prints them), and the results of the failed commands are garbage, so a
+ * test on webgpu should fail when this returns anything.
+ */
+export function takeNodeWebGPUErrors(): string[] {
+  return uncapturedErrors.splice(0, uncapturedErrors.length);
+}
+
+// Every device created from this entry point records its uncaptured errors (tfjs creates its device
+// itself, inside the backend's factory).
+function recordDeviceErrors(gpu: GpuEntryPoint): void {
+  const requestAdapter = gpu.requestAdapter.bind(gpu);
+  gpu.requestAdapter = async (options?: object) => {
+    const adapter = await requestAdapter(options);
+    if (adapter == null) return adapter;
+    const requestDevice = adapter.requestDevice.bind(adapter);
+    adapter.requestDevice = async (descriptor?: object) => {
+      const device = await requestDevice(descriptor);
+      device.addEventListener('uncapturederror', (event) => {
+        uncapturedErrors.push(event.error.message);
+      });
+      return device;
+    };
+    return adapter;
+  };
 }
 
 function hasNavigatorGpu(): boolean {
@@ -104,6 +140,7 @@ async function install(options: NodeWebGPUOptions): Promise<NodeWebGPUInfo> {
     );
   }
   const gpu = dawn.create([...(options.dawnFlags ?? [])]);
+  recordDeviceErrors(gpu);
   const adapter = await gpu.requestAdapter();
   if (adapter == null) {
     throw new Error(
