@@ -22,10 +22,10 @@ export interface PatchEmbedOptions {
   /** Bias on the projection (default true). */
   bias?: boolean;
   /**
-   * 'conv' (default): `tf.conv2d` with kernel = stride = patch. 'linear': cut the image into patches
-   * with reshape/transpose and apply one matMul with the same `proj.weight` (read as
-   * [p * p * C, D]); same results, same state dict, and no conv kernels needed (fast on backends
-   * whose conv weight gradient is missing or slow).
+   * 'linear' (default): cut the image into patches with reshape/transpose and apply one matMul with
+   * `proj.weight` read as [p * p * C, D]. 'conv': `tf.conv2d` with kernel = stride = patch. Same
+   * results, same state dict; the matMul form is one XNNPACK product on wasm, where the conv's weight
+   * gradient is composed from several kernels.
    */
   mode?: 'conv' | 'linear';
   random?: Random;
@@ -57,7 +57,7 @@ export class PatchEmbed extends Module implements TensorModule {
     this.inChans = options.inChans ?? 3;
     this.embedDim = options.embedDim ?? 768;
     this.flatten = options.flatten ?? true;
-    this.mode = options.mode ?? 'conv';
+    this.mode = options.mode ?? 'linear';
     if (this.imgSize?.some((size, axis) => size % this.patchSize[axis]! !== 0)) {
       throw new Error(
         `PatchEmbed: image size [${this.imgSize.join(', ')}] is not divisible by patch size [${this.patchSize.join(', ')}]`,
@@ -110,10 +110,13 @@ export class PatchEmbed extends Module implements TensorModule {
       if (this.mode === 'conv') {
         grid = this.proj.forward(input);
       } else {
+        // [B, gh·ph, gw·pw, C] read as [B·gh, ph, gw, pw·C]: swapping the middle two axes is a rank-4
+        // transpose (wasm moves rank >= 5 element by element) and leaves each patch's (ph, pw, C) values
+        // contiguous, in the HWIO order of the kernel read as [ph·pw·C, D].
         const patches = tf.reshape(
           tf.transpose(
-            tf.reshape(input, [batch!, gridHeight, patchHeight, gridWidth, patchWidth, this.inChans]),
-            [0, 1, 3, 2, 4, 5],
+            tf.reshape(input, [batch! * gridHeight, patchHeight, gridWidth, patchWidth * this.inChans]),
+            [0, 2, 1, 3],
           ),
           [batch! * gridHeight * gridWidth, patchHeight * patchWidth * this.inChans],
         );
