@@ -1,6 +1,8 @@
 // Learning-rate schedules as plain functions of the step, and a wrapper that drives any tf.Optimizer
 // with one. Formulas follow PyTorch's torch.optim.lr_scheduler (StepLR, LinearLR, OneCycleLR) and timm's
 // CosineLRScheduler (linear warmup, then half-cosine to a floor).
+
+import { isMultiPassOptimizer, type TrainingStepContext } from '@mlzoo/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
@@ -131,8 +133,11 @@ export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): 
     setLearningRate?: (value: number) => void;
     learningRate?: unknown;
   };
+  const wrapper = optimizer as tf.Optimizer & { base?: unknown };
   if (typeof target.setLearningRate === 'function') target.setLearningRate(learningRate);
   else if ('learningRate' in target) target.learningRate = learningRate;
+  // a wrapper that steps with another optimizer (SAM): the rate is its base optimizer's
+  else if (wrapper.base instanceof tf.Optimizer) setLearningRate(wrapper.base, learningRate);
   else throw new Error(`setLearningRate: ${optimizer.getClassName()} has no learning rate to set`);
 }
 
@@ -144,11 +149,34 @@ export class ScheduledOptimizer extends tf.Optimizer {
   static get className(): string {
     return 'ScheduledOptimizer';
   }
+  /**
+   * Present when the wrapped optimizer evaluates the loss several times per step (SAM, LBFGS): core's
+   * `fit` then drives the step through it, with the scheduled rate set first.
+   */
+  readonly trainingStep?: (context: TrainingStepContext) => tf.Scalar;
+
   constructor(
     readonly optimizer: tf.Optimizer,
     readonly schedule: LearningRateSchedule,
   ) {
     super();
+    if (isMultiPassOptimizer(optimizer)) {
+      this.trainingStep = (context) => {
+        setLearningRate(this.optimizer, this.schedule(this.iterations));
+        const loss = optimizer.trainingStep(context);
+        this.incrementIterations();
+        return loss;
+      };
+    }
+  }
+
+  /** Multi-pass optimizers minimise with their own `minimize` (SAM evaluates `f` twice). */
+  override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+    if (!isMultiPassOptimizer(this.optimizer)) return super.minimize(f, returnCost, varList);
+    setLearningRate(this.optimizer, this.schedule(this.iterations));
+    const cost = this.optimizer.minimize(f, returnCost, varList);
+    this.incrementIterations();
+    return cost;
   }
 
   /** The rate the next update will use. */

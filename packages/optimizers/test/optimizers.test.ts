@@ -167,6 +167,27 @@ describe('with core fit', () => {
     tf.dispose([x, y]);
   });
 
+  it('a scheduled SAM keeps its two-pass step: fit drives trainingStep, minimize delegates, the base gets the rate', async () => {
+    const { x, y } = regressionData(32);
+    const model = new TinyRegressor();
+    const base = new AdamW({ learningRate: 0.05 });
+    const optimizer = new ScheduledOptimizer(new SAM({ base }), (step) => 0.05 / (1 + step));
+    expect(typeof optimizer.trainingStep).toBe('function');
+    expect(typeof new ScheduledOptimizer(tf.train.adam(0.1), () => 0.1).trainingStep).toBe('undefined');
+    const result = await fit(model, { x, y }, { optimizer, loss: 'mse', epochs: 3, batchSize: 16 });
+    expect(result.globalStep).toBe(6);
+    expect(optimizer.iterations).toBe(6);
+    expect(base.learningRate).toBeCloseTo(0.05 / 6, 10);
+    expect(result.history[2]!.loss).toBeLessThan(result.history[0]!.loss);
+    const cost = optimizer.minimize(() => tf.mean(tf.square(tf.sub(model.forward(x), y))), true);
+    expect(cost).not.toBeNull();
+    expect(optimizer.iterations).toBe(7);
+    expect(base.learningRate).toBeCloseTo(0.05 / 7, 10);
+    tf.dispose([cost!, x, y]);
+    optimizer.dispose();
+    model.dispose();
+  });
+
   it('SAM trains through fit (trainingStep; see fit.test.ts) but one gradient alone cannot make its step', async () => {
     const { x, y } = regressionData(16);
     const model = new TinyRegressor();
