@@ -4,7 +4,7 @@
 //
 // Environment: FASHION_MNIST_DIR (default /work/shared/data/fashion-mnist, the four official .gz files),
 // MODEL (mixer_fashion_mnist or mlp_256_128, default mlp_256_128), EPOCHS (5), SEEDS (comma list, "0"),
-// TRAIN_SIZE (all 60,000), BATCH_SIZE (64), RHO (0.05), HESSIAN_SIZE (1,024), HESSIAN_ITERATIONS (20).
+// TRAIN_SIZE (all 60,000), TEST_SIZE (all 10,000), BATCH_SIZE (64), RHO (0.05), HESSIAN_SIZE (1,024), HESSIAN_ITERATIONS (20).
 import { it } from 'vitest';
 import { runSamComparison, type SamModelName, samResultRow } from './sam-fashion-mnist.js';
 
@@ -20,6 +20,7 @@ it('AdamW vs SAM(AdamW) on Fashion-MNIST', async () => {
         seed,
         epochs: Number(environment.EPOCHS ?? 5),
         ...(environment.TRAIN_SIZE ? { trainSize: Number(environment.TRAIN_SIZE) } : {}),
+        ...(environment.TEST_SIZE ? { testSize: Number(environment.TEST_SIZE) } : {}),
         batchSize: Number(environment.BATCH_SIZE ?? 64),
         rho: Number(environment.RHO ?? 0.05),
         hessianSize: Number(environment.HESSIAN_SIZE ?? 1024),

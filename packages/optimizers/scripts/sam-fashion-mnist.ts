@@ -27,6 +27,8 @@ export interface SamComparisonOptions {
   epochs: number;
   /** Train on the first `trainSize` training images (default all). */
   trainSize?: number;
+  /** Test on the first `testSize` test images (default all 10,000). */
+  testSize?: number;
   /** Default 64. */
   batchSize?: number;
   /** Peak learning rate of the cosine schedule (default 1e-3). */
@@ -37,7 +39,10 @@ export interface SamComparisonOptions {
   weightDecay?: number;
   /** SAM radius (default 0.05). */
   rho?: number;
-  /** The Hessian is taken on the first `hessianSize` training images (default 1,024). */
+  /**
+   * The Hessian is taken on the first `hessianSize` training images (default 1,024; for the Mixer on
+   * wasm keep it at 128: 256 images in one forward and backward pass ran out of wasm memory).
+   */
   hessianSize?: number;
   /** Power-iteration steps at most (default 20). */
   hessianIterations?: number;
@@ -98,7 +103,10 @@ export async function runSamComparison(options: SamComparisonOptions): Promise<S
   const hessianSize = options.hessianSize ?? 1024;
   const { epochs, seed, method } = options;
   const train = await loadFashionMnist({ split: 'train', source: { directory: options.directory } });
-  const test = await loadFashionMnist({ split: 'test', source: { directory: options.directory } });
+  const fullTest = await loadFashionMnist({ split: 'test', source: { directory: options.directory } });
+  const testSize = Math.min(options.testSize ?? fullTest.images.shape[0], fullTest.images.shape[0]);
+  const test = { images: fullTest.images.slice(0, testSize), labels: fullTest.labels.slice(0, testSize) };
+  tf.dispose([fullTest.images, fullTest.labels]);
   const trainSize = Math.min(options.trainSize ?? train.images.shape[0], train.images.shape[0]);
   const x = train.images.slice(0, trainSize);
   const y = train.labels.slice(0, trainSize);
