@@ -11,6 +11,7 @@
 // depthwise backprops, Einsum), and replace the Transpose and Slice of rank > 4 tensors and the
 // float OneHot; each file says how and what it measured.
 import * as tf from '@tensorflow/tfjs-core';
+import { BROADCAST_BINARY_KERNELS, broadcastingKernel, tileKernel } from './wasm/broadcast-kernels.js';
 import {
   conv2DBackpropFilterKernel,
   conv2DBackpropInputKernel,
@@ -37,6 +38,8 @@ const REPLACED_KERNELS: ReadonlyArray<[string, KernelFunction]> = [
   ['Slice', sliceKernel],
   ['OneHot', oneHotKernel],
   ['Conv2DBackpropInput', conv2DBackpropInputKernel],
+  ['Tile', tileKernel],
+  ...BROADCAST_BINARY_KERNELS.map((name): [string, KernelFunction] => [name, broadcastingKernel(name)]),
 ];
 
 function installKernels(): void {

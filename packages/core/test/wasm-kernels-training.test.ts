@@ -401,3 +401,70 @@ describe('wasm Transpose of rank > 4 and Slice', () => {
     });
   });
 });
+
+describe('wasm binary kernels with broadcasting, and Tile', () => {
+  it('broadcast as cpu for every kind of shape pair and dtype', async () => {
+    const pairs: Array<[number[], number[]]> = [
+      [[6, 20], [20]],
+      [
+        [6, 20],
+        [1, 20],
+      ],
+      [
+        [6, 20],
+        [6, 1],
+      ],
+      [
+        [3, 1, 20],
+        [1, 4, 20],
+      ],
+      [
+        [2, 5, 3, 4],
+        [5, 1, 4],
+      ],
+      [[20], [3, 1]],
+      [[2, 3, 17], []],
+      [
+        [2, 1, 1],
+        [1, 3, 5],
+      ],
+    ];
+    await expectWasmMatchesCpu(() =>
+      pairs.flatMap(([shapeA, shapeB], index) => {
+        const a = normals(60 + index, shapeA);
+        const b = tf.add(tf.abs(normals(70 + index, shapeB)), 0.5);
+        const integers = tf.cast(tf.mul(b, 10), 'int32');
+        return [
+          tf.add(a, b),
+          tf.sub(b, a),
+          tf.mul(a, b),
+          tf.div(a, b),
+          tf.maximum(a, b),
+          tf.squaredDifference(a, b),
+          tf.cast(tf.greater(a, b), 'float32'),
+          tf.mul(tf.cast(tf.mul(a, 10), 'int32'), integers),
+        ];
+      }),
+    );
+  });
+
+  it('tiles as cpu', async () => {
+    await expectWasmMatchesCpu(() => [
+      tf.tile(normals(80, [1, 8]), [50, 1]),
+      tf.tile(normals(81, [2, 3, 4]), [2, 1, 3]),
+      tf.tile(tf.tensor1d([1, 2, 3], 'int32'), [4]),
+    ]);
+  });
+
+  it("gives cpu's gradients through broadcast products (a LayerNorm-style scale and shift)", async () => {
+    await expectWasmMatchesCpu(() => {
+      const x = normals(82, [4, 6, 8]);
+      const scale = normals(83, [8]);
+      const shift = normals(84, [8]);
+      const [dx, dScale, dShift] = tf.grads((input: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) =>
+        tf.sum(tf.square(tf.add(tf.mul(input, gamma), beta))),
+      )([x, scale, shift]);
+      return [dx!, dScale!, dShift!];
+    });
+  });
+});

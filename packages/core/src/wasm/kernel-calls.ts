@@ -54,6 +54,11 @@ export class KernelCalls {
     return this.#track(kernel({ inputs, backend: this.backend, attrs: attrs as tf.NamedAttrMap }));
   }
 
+  /** Records `info`, made outside `run`, as an intermediate to free. */
+  track(info: tf.TensorInfo): tf.TensorInfo {
+    return this.#track(info);
+  }
+
   #track(result: tf.TensorInfo | tf.TensorInfo[]): tf.TensorInfo {
     if (Array.isArray(result)) {
       this.#temporaries.push(...result);

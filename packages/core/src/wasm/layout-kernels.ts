@@ -113,7 +113,7 @@ export function collapseSlice(
 }
 
 /** The wasm backend's heap access (public methods of BackendWasm, absent from KernelBackend's type). */
-interface WasmHeapBackend extends tf.KernelBackend {
+export interface WasmHeapBackend extends tf.KernelBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
