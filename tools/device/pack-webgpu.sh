@@ -10,6 +10,8 @@ cd "$(dirname "$0")/../.."
 pack=.cache/webgpu-gpu
 mkdir -p "$pack"
 
+# type-check the suite (tools/device/tsconfig.json maps the workspace packages to their sources)
+node_modules/.bin/tsc -p tools/device/tsconfig.json
 node_modules/.bin/esbuild tools/device/webgpu-suite.ts --bundle --platform=node --format=esm \
   --target=node20 --main-fields=module,main --conditions=@mlzoo/source --external:webgpu \
   --banner:js="import { createRequire as mlzooCreateRequire } from 'node:module'; const require = mlzooCreateRequire(import.meta.url);" \

@@ -69,18 +69,18 @@ async function timeModel(name: string, result: ModelResult): Promise<void> {
       output.dispose();
     };
     const step = async () => {
-      const loss = tf.tidy(() =>
-        optimizer.minimize(
-          () => {
-            const logits = model.forward(trainInput, { training: true });
-            return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, model.numClasses), logits) as tf.Scalar;
-          },
-          true,
-          variables,
-        ),
+      // minimize's own gradient tape disposes the intermediates; the returned loss is ours
+      const loss = optimizer.minimize(
+        () => {
+          const logits = model.forward(trainInput, { training: true });
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, model.numClasses), logits) as tf.Scalar;
+        },
+        true,
+        variables,
       );
-      await loss!.data();
-      loss!.dispose();
+      if (loss == null) throw new Error(`${name}: optimizer.minimize returned no loss`);
+      await loss.data();
+      loss.dispose();
     };
     // two warm-up calls compile the shaders
     for (let index = 0; index < 2; index++) await infer();
