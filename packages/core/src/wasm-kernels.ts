@@ -19,7 +19,7 @@ import {
   depthwiseConv2dNativeBackpropInputKernel,
 } from './wasm/convolution-kernels.js';
 import { type KernelFunction, originalWasmKernels } from './wasm/kernel-calls.js';
-import { sliceKernel, transposeKernel } from './wasm/layout-kernels.js';
+import { padKernel, sliceKernel, transposeKernel } from './wasm/layout-kernels.js';
 import { oneHotKernel, unsortedSegmentSumKernel } from './wasm/segment-kernels.js';
 
 let matMulFixed = false;
@@ -39,6 +39,7 @@ const REPLACED_KERNELS: ReadonlyArray<[string, KernelFunction]> = [
   ['OneHot', oneHotKernel],
   ['Conv2DBackpropInput', conv2DBackpropInputKernel],
   ['Tile', tileKernel],
+  ['PadV2', padKernel],
   ...BROADCAST_BINARY_KERNELS.map((name): [string, KernelFunction] => [name, broadcastingKernel(name)]),
 ];
 

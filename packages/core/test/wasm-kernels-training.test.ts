@@ -448,6 +448,38 @@ describe('wasm binary kernels with broadcasting, and Tile', () => {
     );
   });
 
+  it('pads as cpu, with any constant, rank and dtype', async () => {
+    await expectWasmMatchesCpu(() => [
+      tf.pad(normals(85, [2, 5, 5, 3]), [
+        [0, 0],
+        [1, 2],
+        [3, 0],
+        [0, 0],
+      ]),
+      tf.pad(normals(86, [1, 16]), [
+        [0, 0],
+        [2, 1],
+      ]),
+      tf.pad(
+        normals(87, [3, 4, 20]),
+        [
+          [1, 0],
+          [0, 0],
+          [0, 5],
+        ],
+        1.5,
+      ),
+      tf.pad(tf.tensor1d([1, 2, 3], 'int32'), [[2, 2]], 7),
+      tf.pad(normals(88, [2, 3, 2, 2, 3]), [
+        [0, 1],
+        [1, 0],
+        [0, 0],
+        [2, 0],
+        [0, 1],
+      ]),
+    ]);
+  });
+
   it('tiles as cpu', async () => {
     await expectWasmMatchesCpu(() => [
       tf.tile(normals(80, [1, 8]), [50, 1]),
