@@ -103,3 +103,10 @@ export {
   wasmThreadCount,
   wasmThreadsFallbackReason,
 } from './wasm-threads.js';
+export {
+  installNodeWebGPU,
+  NODE_WEBGPU_PACKAGE,
+  type NodeWebGPUInfo,
+  type NodeWebGPUOptions,
+  takeNodeWebGPUErrors,
+} from './webgpu-node.js';
