@@ -81,6 +81,8 @@ export interface BenchCompareReport {
   machine: { platform: string; cpus: number; cpuModel: string; totalMemoryBytes: number };
   /** 1, 5 and 15 minute load averages before the first and after the last measurement. */
   loadAverage: { before: number[]; after: number[] };
+  /** Present only in a report written before the last round finished (a run cut short keeps these). */
+  roundsCompleted?: number;
   settings: {
     models: string[];
     rounds: number;
@@ -109,6 +111,9 @@ export interface BenchCompareReport {
 
 /** A measurement process still running after this long is killed (a hung process must not hang the run). */
 export const PROCESS_TIMEOUT_SECONDS = 30 * 60;
+
+/** Wait before the one retry of a failed measurement process. */
+const RETRY_SECONDS = 10;
 
 interface ProcessResult {
   /** Exit code, or a description of the signal that ended the process. */
@@ -166,8 +171,9 @@ function findAbove(relativePath: string, levels = 6): string | undefined {
   return undefined;
 }
 
+/** The built CLI: this bundle's own cli.js when running built, apps/cli/dist/cli.js when running from src. */
 function cliScriptPath(override?: string): string {
-  const path = override ?? findAbove(join('dist', 'cli.js'), 1) ?? findAbove('cli.js', 0);
+  const path = override ?? findAbove('cli.js', 0) ?? findAbove(join('dist', 'cli.js'), 1);
   if (!path || !existsSync(path)) {
     throw new UsageError(
       `bench --reference: the built CLI (apps/cli/dist/cli.js) was not found${override ? ` at ${override}` : ''}; ` +
@@ -298,6 +304,22 @@ function loads(values: readonly number[]): string {
   return values.map((value) => value.toFixed(2)).join(' / ');
 }
 
+/**
+ * A warning when the 1-minute load average, before or after the run, exceeded the number of cores: other
+ * work then shares the cores with the measurements, and the two sides do not slow down alike.
+ */
+export function busyMachineWarning(
+  report: Pick<BenchCompareReport, 'loadAverage' | 'machine'>,
+): string | undefined {
+  const load = Math.max(report.loadAverage.before[0] ?? 0, report.loadAverage.after[0] ?? 0);
+  if (load <= report.machine.cpus) return undefined;
+  return (
+    `Busy machine: the load average reached ${load.toFixed(1)} on ${report.machine.cpus} cores. Under ` +
+    "contention PyTorch's OpenMP threads and the zoo slow down by different factors, so these ratios are " +
+    'not representative; rerun on a quiet machine.'
+  );
+}
+
 /** The report as markdown: one row per model (train, inference, peak memory) and one for the matmul. */
 export function comparisonMarkdown(report: BenchCompareReport): string {
   const { settings } = report;
@@ -337,13 +359,18 @@ export function comparisonMarkdown(report: BenchCompareReport): string {
     );
   }
   const matmul = report.rows.find((row) => row.mode === 'matmul');
+  const busy = busyMachineWarning(report);
   const notes = [
     '',
+    ...(busy ? [`**${busy}**`, ''] : []),
     ...(matmul
       ? [
           `matmul ${matmul.detail}: mlzoo ${formatRate(matmul.zoo, matmul.unit)} GFLOP/s, PyTorch ${formatRate(matmul.pytorch, matmul.unit)} GFLOP/s (**${formatRatio(matmul.ratio)}**).`,
           '',
         ]
+      : []),
+    ...(report.roundsCompleted != null
+      ? [`Partial: ${report.roundsCompleted} of ${settings.rounds} rounds completed.`, '']
       : []),
     `Measured ${report.date} on ${report.machine.cpuModel} (${report.machine.cpus} cores), load average ` +
       `(1/5/15 min) ${loads(report.loadAverage.before)} before and ${loads(report.loadAverage.after)} after.`,
@@ -457,13 +484,59 @@ export async function benchCompare(
   ];
   const before = loadavg();
   const measurements: RoundMeasurement[] = [];
+  const makeReport = (roundsCompleted: number): BenchCompareReport => {
+    const firstZoo = measurements.find((entry) => entry.side === 'zoo')!;
+    return {
+      date: new Date().toISOString(),
+      reference: 'pytorch',
+      machine: {
+        platform: `${platform()} ${process.arch}`,
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+        totalMemoryBytes: totalmem(),
+      },
+      loadAverage: { before, after: loadavg() },
+      settings,
+      ...(roundsCompleted < settings.rounds ? { roundsCompleted } : {}),
+      zoo: {
+        backend: firstZoo.backend ?? 'unknown',
+        ...(firstZoo.wasmThreads != null ? { wasmThreads: firstZoo.wasmThreads } : {}),
+        node: firstZoo.node ?? process.versions.node,
+        tfjs: firstZoo.tfjs ?? 'unknown',
+      },
+      pytorch: {
+        python,
+        pythonVersion: String(environment.pythonVersion),
+        torch: String(environment.torch),
+        threads: Number(environment.threads),
+        blas: String(environment.blas),
+        blasLibraries: (environment.blasLibraries as string[] | undefined) ?? [],
+        parallelBackend: String(environment.parallelBackend),
+      },
+      rows: summarizeComparison(measurements),
+      measurements: [...measurements],
+    };
+  };
+  const write = async (report: BenchCompareReport) => {
+    if (!options.outPrefix) return;
+    await writeFile(`${options.outPrefix}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile(`${options.outPrefix}.md`, comparisonMarkdown(report));
+  };
   for (let round = 1; round <= settings.rounds; round++) {
     for (const task of tasks) {
       const sides = round % 2 === 1 ? (['zoo', 'pytorch'] as const) : (['pytorch', 'zoo'] as const);
       const pair: Partial<Record<'zoo' | 'pytorch', SideMeasurement>> = {};
       for (const side of sides) {
         const loadAverage1m = loadavg()[0]!;
-        const measured = await runSide(side, task);
+        let measured: SideMeasurement;
+        try {
+          measured = await runSide(side, task);
+        } catch (error) {
+          // One retry: a process can fail for a reason outside it (a package rebuilt under it).
+          output.warn(`${(error as Error).message.split('\n')[0]}; retrying once in ${RETRY_SECONDS} s`);
+          await new Promise((resolveDelay) => setTimeout(resolveDelay, RETRY_SECONDS * 1000));
+          measured = await runSide(side, task);
+        }
         pair[side] = measured;
         measurements.push({ ...measured, round, loadAverage1m });
       }
@@ -474,39 +547,11 @@ export async function benchCompare(
           `${pytorch.unit} (${formatRatio(zoo.median / pytorch.median)})`,
       );
     }
+    // after every round but the last, the report so far (a run cut short keeps its complete rounds)
+    if (round < settings.rounds) await write(makeReport(round));
   }
-  const after = loadavg();
-
-  const firstZoo = measurements.find((entry) => entry.side === 'zoo')!;
-  const report: BenchCompareReport = {
-    date: new Date().toISOString(),
-    reference: 'pytorch',
-    machine: {
-      platform: `${platform()} ${process.arch}`,
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-      totalMemoryBytes: totalmem(),
-    },
-    loadAverage: { before, after },
-    settings,
-    zoo: {
-      backend: firstZoo.backend ?? 'unknown',
-      ...(firstZoo.wasmThreads != null ? { wasmThreads: firstZoo.wasmThreads } : {}),
-      node: firstZoo.node ?? process.versions.node,
-      tfjs: firstZoo.tfjs ?? 'unknown',
-    },
-    pytorch: {
-      python,
-      pythonVersion: String(environment.pythonVersion),
-      torch: String(environment.torch),
-      threads: Number(environment.threads),
-      blas: String(environment.blas),
-      blasLibraries: (environment.blasLibraries as string[] | undefined) ?? [],
-      parallelBackend: String(environment.parallelBackend),
-    },
-    rows: summarizeComparison(measurements),
-    measurements,
-  };
+  const report = makeReport(settings.rounds);
+  const after = report.loadAverage.after;
 
   output.line(
     formatTable(
@@ -525,9 +570,10 @@ export async function benchCompare(
     ),
   );
   output.line(`load average before ${loads(before)}, after ${loads(after)}`);
+  const busy = busyMachineWarning(report);
+  if (busy) output.warn(`bench: ${busy}`);
   if (options.outPrefix) {
-    await writeFile(`${options.outPrefix}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    await writeFile(`${options.outPrefix}.md`, comparisonMarkdown(report));
+    await write(report);
     output.line(`wrote ${options.outPrefix}.json and ${options.outPrefix}.md`);
   }
   output.result(report);

@@ -179,6 +179,9 @@ describe('summarizeComparison and comparisonMarkdown', () => {
     );
     expect(markdown).toContain('wasm, 2 threads backend');
     expect(markdown).toContain('BLAS openblas-openmp');
+    expect(markdown).not.toContain('Busy machine');
+    const busy = comparisonMarkdown({ ...report, loadAverage: { before: [1, 1, 1], after: [12.5, 8, 4] } });
+    expect(busy).toContain('**Busy machine: the load average reached 12.5 on 2 cores. Under contention');
   });
 });
 
