@@ -87,9 +87,10 @@ export function roll(x: tf.Tensor, shift: number, axis: number): tf.Tensor {
 
 /**
  * A stride-1, 'same'-padded depthwise convolution computed from `conv`'s own parameters as a sum of
- * k x k shifted slices times per-channel weights. Same results as `conv.forward`; its gradient needs only
- * pad/slice/mul/add kernels, which train fast on every backend (tfjs-backend-wasm 4.22 has no depthwise
- * backprop kernels, and Conv2d's im2col fallback made an MS-MLP train step ~20x its forward).
+ * k x k shifted slices times per-channel weights. Same results as `conv.forward`.
+ *
+ * @deprecated The blocks now call `conv.forward` (tfjs depthwise kernels; @mlzoo/core registers their
+ * backprops on wasm). This was a workaround for tfjs-backend-wasm 4.22's missing depthwise backprops.
  */
 export function depthwiseBySlices(conv: Conv2d, input: tf.Tensor): tf.Tensor {
   const [kernelHeight, kernelWidth] = conv.kernelSize;
@@ -136,8 +137,7 @@ export interface MixShiftBlockOptions {
 /**
  * The reference's `MixShiftBlock` on NHWC [B, H, W, C]: split C into groups (torch.chunk), roll group k
  * by shiftDist[k] along W ("lr") and along H ("td"), mix each rolled group with its own depthwise conv
- * (`dwconv_lr.{k}`, `dwconv_td.{k}`, kernel mixSize[k], padding k // 2, bias; computed by
- * `depthwiseBySlices` from the Conv2d modules' parameters), add the two branches, then
+ * (`dwconv_lr.{k}`, `dwconv_td.{k}`, kernel mixSize[k], padding k // 2, bias), add the two branches, then
  * `x + gamma * pwconv2(GELU(pwconv1(norm(.))))`.
  */
 export class MixShiftBlock extends Module {
@@ -202,10 +202,10 @@ export class MixShiftBlock extends Module {
     return tf.tidy(() => {
       const groups = tf.split(input, this.chunkSizes, 3);
       const lr = groups.map((group, index) =>
-        depthwiseBySlices(this.dwconvLr.at(index), roll(group, this.shiftDist[index]!, 2)),
+        this.dwconvLr.at(index).forward(roll(group, this.shiftDist[index]!, 2)),
       );
       const td = groups.map((group, index) =>
-        depthwiseBySlices(this.dwconvTd.at(index), roll(group, this.shiftDist[index]!, 1)),
+        this.dwconvTd.at(index).forward(roll(group, this.shiftDist[index]!, 1)),
       );
       const mixed = tf.add(tf.concat(lr, 3), tf.concat(td, 3));
       let x = this.pwconv2.forward(this.act.forward(this.pwconv1.forward(this.norm.forward(mixed))));

@@ -318,56 +318,6 @@ export class CvtMlp extends Module {
   }
 }
 
-/**
- * The depthwise projection conv computed from its own `weight` (HWIO [k, k, 1, C]) as a sum of shifted
- * slices times per-channel taps at stride 1, then every stride-th row and column: the same result as
- * the conv, with ops whose gradients are cheap on every backend (the generic Conv2d path trains
- * through a slower im2col on backends without depthwise backprop kernels, such as wasm).
- */
-function depthwiseConvolution(conv: Conv2d, input: tf.Tensor): tf.Tensor {
-  const [batch, , , channels] = input.shape as [number, number, number, number];
-  const [[top, bottom], [left, right]] = conv.paddingAmounts();
-  const padded = tf.pad(input, [
-    [0, 0],
-    [top, bottom],
-    [left, right],
-    [0, 0],
-  ]);
-  const [kernelHeight, kernelWidth] = conv.kernelSize;
-  const fullHeight = padded.shape[1]! - kernelHeight + 1;
-  const fullWidth = padded.shape[2]! - kernelWidth + 1;
-  if (fullHeight < 1 || fullWidth < 1) {
-    throw new Error(
-      `${conv.location}: padded input is smaller than the ${kernelHeight}x${kernelWidth} kernel`,
-    );
-  }
-  let output: tf.Tensor | null = null;
-  for (let row = 0; row < kernelHeight; row++) {
-    for (let column = 0; column < kernelWidth; column++) {
-      const tap = tf.reshape(tf.slice(conv.weight, [row, column, 0, 0], [1, 1, 1, channels]), [channels]);
-      const term = tf.mul(
-        tf.slice(padded, [0, row, column, 0], [batch, fullHeight, fullWidth, channels]),
-        tap,
-      );
-      output = output ? tf.add(output, term) : term;
-    }
-  }
-  const [strideHeight, strideWidth] = conv.stride;
-  if (strideHeight === 1 && strideWidth === 1) return output!;
-  // keep rows and columns 0, s, 2s, ...: pad to a multiple of the stride, fold it out, take index 0
-  const outHeight = Math.ceil(fullHeight / strideHeight);
-  const outWidth = Math.ceil(fullWidth / strideWidth);
-  const extended = tf.pad(output!, [
-    [0, 0],
-    [0, outHeight * strideHeight - fullHeight],
-    [0, outWidth * strideWidth - fullWidth],
-    [0, 0],
-  ]);
-  const grouped = tf.reshape(extended, [batch, outHeight, strideHeight, outWidth, strideWidth, channels]);
-  const picked = tf.slice(grouped, [0, 0, 0, 0, 0, 0], [batch, outHeight, 1, outWidth, 1, channels]);
-  return tf.reshape(picked, [batch, outHeight, outWidth, channels]);
-}
-
 /** Depthwise conv (no bias) + BatchNorm on a token map: the 'dw_bn' projection (`conv`, `bn`). */
 export class CvtConvProjection extends Module {
   readonly conv: Conv2d;
@@ -402,7 +352,7 @@ export class CvtConvProjection extends Module {
   /** [B, H, W, C] -> tokens [B, H' W', C]. */
   forward(input: tf.Tensor, options: BatchNormForwardOptions = {}): tf.Tensor {
     return tf.tidy(() => {
-      const map = this.bn.forward(depthwiseConvolution(this.conv, input), options);
+      const map = this.bn.forward(this.conv.forward(input), options);
       const [batch, height, width, channels] = map.shape as [number, number, number, number];
       return tf.reshape(map, [batch, height * width, channels]);
     });

@@ -243,16 +243,15 @@ export class DistributedLocalAttention extends Module {
     return tf.tidy(() => {
       let x = input;
       if (this.convExp && this.bn1) x = tf.relu6(this.bn1.forward(pointwise(this.convExp, x), options));
-      x = tf.relu6(this.bn2.forward(depthwise(this.depthSepConv, x), options));
+      x = tf.relu6(this.bn2.forward(this.depthSepConv.forward(x), options));
       return tf.add(this.bn3.forward(pointwise(this.convPro, x), options), input);
     });
   }
 }
 
-// The DLA's convolutions run on N x N attention maps (N = tokens), where the generic Conv2d path is
-// slow to train on backends without conv backprop kernels (wasm's im2col with a grouped matMul). With
-// their fixed shapes (1x1, or depthwise stride 1 with TF-'same' padding, no bias) they are computed
-// here from the same `weight` variables with ops whose gradients are cheap everywhere.
+// The DLA's 1x1 convolutions run on N x N attention maps (N = tokens): computed here as one matMul over
+// the channel axis from the same `weight` variables (what a 1x1 convolution is); the depthwise one is the
+// Conv2d itself.
 
 /** 1x1 convolution without bias as one matMul over the channel axis (same `weight`, HWIO [1, 1, in, out]). */
 function pointwise(conv: Conv2d, input: tf.Tensor): tf.Tensor {
@@ -260,28 +259,6 @@ function pointwise(conv: Conv2d, input: tf.Tensor): tf.Tensor {
   const kernel = tf.reshape(conv.weight, [conv.inChannels, conv.outChannels]) as tf.Tensor2D;
   const flat = tf.reshape(input, [batch * height * width, conv.inChannels]) as tf.Tensor2D;
   return tf.reshape(tf.matMul(flat, kernel), [batch, height, width, conv.outChannels]);
-}
-
-/** Depthwise k x k convolution, stride 1, without bias: a sum of shifted slices times per-channel taps. */
-function depthwise(conv: Conv2d, input: tf.Tensor): tf.Tensor {
-  const [batch, height, width, channels] = input.shape as [number, number, number, number];
-  const [[top, bottom], [left, right]] = conv.paddingAmounts();
-  const padded = tf.pad(input, [
-    [0, 0],
-    [top, bottom],
-    [left, right],
-    [0, 0],
-  ]);
-  const [kernelHeight, kernelWidth] = conv.kernelSize;
-  let output: tf.Tensor | null = null;
-  for (let row = 0; row < kernelHeight; row++) {
-    for (let column = 0; column < kernelWidth; column++) {
-      const tap = tf.reshape(tf.slice(conv.weight, [row, column, 0, 0], [1, 1, 1, channels]), [channels]);
-      const term = tf.mul(tf.slice(padded, [0, row, column, 0], [batch, height, width, channels]), tap);
-      output = output ? tf.add(output, term) : term;
-    }
-  }
-  return output!;
 }
 
 export interface RefinedAttentionOptions {
