@@ -36,13 +36,6 @@ export const WEBGPU_LANE_EXCLUSIONS = [
       'packages/kan/src/skan.ts reads a tensor with arraySync inside forward; the webgpu backend cannot ' +
       'read synchronously in Node (OffscreenCanvas is not defined)',
   },
-  {
-    tests: 'model suite: cvt_tiny_test ',
-    reason:
-      "tfjs-backend-webgpu 4.22's Pad kernel emits invalid WGSL for rank-6 tensors ('cannot index type " +
-      "vec6'); CvT's strided depthwise conv (packages/vit/src/cvt.ts, k/v projections) slices a 6-D " +
-      'tensor, whose gradient is a 6-D pad, so its gradients are garbage (1e-2 off cpu) instead of an error',
-  },
 ];
 
 function escapeRegExp(text) {
