@@ -124,12 +124,13 @@ export class SKANLinear extends Module {
   forward(x: tf.Tensor, _options: ForwardOptions = {}): tf.Tensor {
     this.checkShape(x, ['B', this.inFeatures]);
     return tf.tidy(() => {
-      const weights = this.weights().arraySync() as number[][];
       const weightTensor = this.weights();
+      // pruned: spaces no node uses are skipped entirely (a synchronous read of the one-hot weights,
+      // only in that phase, so the full and selective phases also run where reads must be async)
+      const weights = this.#phase === 'pruned' ? (weightTensor.arraySync() as number[][]) : null;
       let y: tf.Tensor | null = null;
       this.spaces.items.forEach((space, s) => {
-        // pruned spaces no node uses are skipped entirely
-        if (this.#phase === 'pruned' && weights[s]!.every((value) => value === 0)) return;
+        if (weights?.[s]?.every((value) => value === 0)) return;
         const term = tf.mul(space.forward(x), tf.slice(weightTensor, [s, 0], [1, -1]));
         y = y ? tf.add(y, term) : term;
       });
