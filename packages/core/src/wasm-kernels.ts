@@ -5,12 +5,14 @@
 // MLP's backward pass, against 16-18 ms for an explicit Transpose followed by a plain BatchMatMul.
 // Every Linear layer's gradient uses transposed products, so training ran ~5x slower than it should.
 // The replacement transposes operands with the backend's own Transpose kernel and calls the original
-// kernel without the flags; results are the same.
+// kernel without the flags; results are the same. Batches of small matrices go elementwise instead
+// (see ./wasm/batched-matmul.ts).
 //
 // The kernels in ./wasm/ add what training needs and 4.22 lacks (UnsortedSegmentSum, the conv and
 // depthwise backprops, Einsum), and replace the Transpose and Slice of rank > 4 tensors and the
 // float OneHot; each file says how and what it measured.
 import * as tf from '@tensorflow/tfjs-core';
+import { elementwiseBatchMatMul, prefersElementwise } from './wasm/batched-matmul.js';
 import { BROADCAST_BINARY_KERNELS, broadcastingKernel, tileKernel } from './wasm/broadcast-kernels.js';
 import {
   conv2DBackpropFilterKernel,
@@ -18,7 +20,7 @@ import {
   depthwiseConv2dNativeBackpropFilterKernel,
   depthwiseConv2dNativeBackpropInputKernel,
 } from './wasm/convolution-kernels.js';
-import { type KernelFunction, originalWasmKernels } from './wasm/kernel-calls.js';
+import { type KernelFunction, originalWasmKernels, withKernelCalls } from './wasm/kernel-calls.js';
 import { padKernel, sliceKernel, transposeKernel } from './wasm/layout-kernels.js';
 import { oneHotKernel, unsortedSegmentSumKernel } from './wasm/segment-kernels.js';
 
@@ -74,43 +76,34 @@ export function installWasmKernelFixes(): boolean {
   const original = tf.getKernel('BatchMatMul', 'wasm');
   if (!original || !tf.getKernel('Transpose', 'wasm')) return false;
   installKernels();
-  // mlzoo's Transpose (rank > 4 done as rank <= 4 passes)
-  const transpose = tf.getKernel('Transpose', 'wasm')!;
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({
     kernelName: 'BatchMatMul',
     backendName: 'wasm',
     ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}),
     ...(original.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { transposeA, transposeB } = (attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
-      if (!transposeA && !transposeB) return original.kernelFunc({ inputs, backend, attrs });
-      const swapLastTwo = (info: tf.TensorInfo) => {
-        const rank = info.shape.length;
-        const perm = [...Array.from({ length: rank - 2 }, (_, index) => index), rank - 1, rank - 2];
-        return transpose.kernelFunc({ inputs: { x: info }, backend, attrs: { perm } }) as tf.TensorInfo;
-      };
-      const temporaries: tf.TensorInfo[] = [];
-      let a = inputs.a!;
-      let b = inputs.b!;
-      if (transposeA) {
-        a = swapLastTwo(a);
-        temporaries.push(a);
-      }
-      if (transposeB) {
-        b = swapLastTwo(b);
-        temporaries.push(b);
-      }
-      try {
-        return original.kernelFunc({
-          inputs: { a, b },
-          backend,
-          attrs: { ...attrs, transposeA: false, transposeB: false },
-        });
-      } finally {
-        for (const temporary of temporaries) (backend as tf.KernelBackend).disposeData(temporary.dataId);
-      }
-    },
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      withKernelCalls(backend as tf.KernelBackend, (calls) => {
+        const { transposeA, transposeB } = (attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+        const swapLastTwo = (info: tf.TensorInfo) => {
+          const rank = info.shape.length;
+          return calls.transpose(info, [
+            ...Array.from({ length: rank - 2 }, (_, index) => index),
+            rank - 1,
+            rank - 2,
+          ]);
+        };
+        const a = transposeA ? swapLastTwo(inputs.a!) : inputs.a!;
+        const b = transposeB ? swapLastTwo(inputs.b!) : inputs.b!;
+        if (prefersElementwise(a, b)) return elementwiseBatchMatMul(calls, a, b);
+        return calls.track(
+          original.kernelFunc({
+            inputs: { a, b },
+            backend,
+            attrs: { ...attrs, transposeA: false, transposeB: false },
+          }) as tf.TensorInfo,
+        );
+      }),
   });
   matMulFixed = true;
   return true;

@@ -500,3 +500,29 @@ describe('wasm binary kernels with broadcasting, and Tile', () => {
     });
   });
 });
+
+describe('wasm BatchMatMul of batches of small matrices', () => {
+  it('gives cpu products and gradients for every transpose combination', async () => {
+    await expectWasmMatchesCpu(() => {
+      const results: tf.Tensor[] = [];
+      for (const [transposeA, transposeB] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
+        const a = normals(90, transposeA ? [3, 4, 5, 7] : [3, 4, 7, 5]);
+        const b = normals(91, transposeB ? [3, 4, 6, 5] : [3, 4, 5, 6]);
+        const product = (left: tf.Tensor, right: tf.Tensor) => tf.matMul(left, right, transposeA, transposeB);
+        const [dA, dB] = tf.grads((left: tf.Tensor, right: tf.Tensor) =>
+          tf.sum(tf.square(product(left, right))),
+        )([a, b]);
+        results.push(product(a, b), dA!, dB!);
+      }
+      // a batch larger than one chunk of the elementwise path, and matrices large enough for XNNPACK
+      results.push(tf.matMul(normals(92, [300, 17, 40]), normals(93, [300, 40, 17])));
+      results.push(tf.matMul(normals(94, [2, 128, 96]), normals(95, [2, 96, 128])));
+      return results;
+    });
+  });
+});
