@@ -323,7 +323,8 @@ export function busyMachineWarning(
 /** The report as markdown: one row per model (train, inference, peak memory) and one for the matmul. */
 export function comparisonMarkdown(report: BenchCompareReport): string {
   const { settings } = report;
-  const backend = `${report.zoo.backend}${report.zoo.wasmThreads != null ? `, ${report.zoo.wasmThreads} thread${report.zoo.wasmThreads === 1 ? '' : 's'}` : ''}`;
+  const threads = report.zoo.wasmThreads;
+  const backend = `${report.zoo.backend} backend${threads != null ? ` (${threads} thread${threads === 1 ? '' : 's'})` : ''}`;
   const header = [
     'model',
     'params',
@@ -374,7 +375,7 @@ export function comparisonMarkdown(report: BenchCompareReport): string {
       : []),
     `Measured ${report.date} on ${report.machine.cpuModel} (${report.machine.cpus} cores), load average ` +
       `(1/5/15 min) ${loads(report.loadAverage.before)} before and ${loads(report.loadAverage.after)} after.`,
-    `mlzoo: tfjs ${report.zoo.tfjs}, ${backend} backend, Node ${report.zoo.node}. PyTorch ${report.pytorch.torch} ` +
+    `mlzoo: tfjs ${report.zoo.tfjs}, ${backend}, Node ${report.zoo.node}. PyTorch ${report.pytorch.torch} ` +
       `(Python ${report.pytorch.pythonVersion}), ${report.pytorch.threads} threads, BLAS ${report.pytorch.blas}, ` +
       `${report.pytorch.parallelBackend}.`,
     `Train step: forward + cross-entropy + backward + Adam, batch ${settings.trainBatch}; inference: batch ` +

@@ -177,7 +177,7 @@ describe('summarizeComparison and comparisonMarkdown', () => {
     expect(markdown).toContain(
       'load average (1/5/15 min) 1.50 / 1.00 / 0.50 before and 2.00 / 1.25 / 0.75 after',
     );
-    expect(markdown).toContain('wasm, 2 threads backend');
+    expect(markdown).toContain('wasm backend (2 threads), Node 20.20.0');
     expect(markdown).toContain('BLAS openblas-openmp');
     expect(markdown).not.toContain('Busy machine');
     const busy = comparisonMarkdown({ ...report, loadAverage: { before: [1, 1, 1], after: [12.5, 8, 4] } });
