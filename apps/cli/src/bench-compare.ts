@@ -542,6 +542,11 @@ export async function benchCompare(
         measurements.push({ ...measured, round, loadAverage1m });
       }
       const { zoo, pytorch } = pair as Record<'zoo' | 'pytorch', SideMeasurement>;
+      if (zoo.parameters !== pytorch.parameters) {
+        output.warn(
+          `bench: ${task.measure}: the zoo model has ${zoo.parameters} trainable parameters and the PyTorch one ${pytorch.parameters}: not the same model`,
+        );
+      }
       output.line(
         `round ${round}/${settings.rounds} ${task.measure}${task.mode === 'matmul' ? '' : ` ${task.mode}`}: ` +
           `mlzoo ${formatRate(zoo.median, zoo.unit)} ${zoo.unit}, PyTorch ${formatRate(pytorch.median, pytorch.unit)} ` +

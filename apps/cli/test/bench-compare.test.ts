@@ -317,6 +317,7 @@ describe(`mlzoo bench --reference pytorch (${hasTorch ? 'with' : 'without'} torc
       .filter((entry) => entry.mode === 'train')
       .map((entry) => entry.parameters);
     expect(parameters).toEqual([535_818, 535_818]);
+    expect(captured.stderr()).not.toContain('not the same model');
     expect(report.rows.map((row) => `${row.measure} ${row.mode}`)).toEqual([
       'matmul matmul',
       'mlp_fashion_mnist train',
