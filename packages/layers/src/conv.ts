@@ -15,8 +15,10 @@ export type ConvImplementation = 'auto' | 'native' | 'im2col';
  * 472 vs 4,757 (10x); depthwise 7x7 3,579 vs 90,368 (25x), stride 2 1,611 vs 35,456 (22x); depthwise
  * 3x3 [28x28x64] 1,878 vs 17,131 (9x); dense 3x3 32->64 [28x28] 2,820 vs 3,700 (1.3x); dense 3x3
  * stride 2 64->128 [14x14] 542 vs 853 (1.6x); patch embeds 4x4/4 1->64 192 vs 825 (4.3x), 7x7/4 1->64
- * 349 vs 2,093 (6x), 3x3/2 64->192 [7x7] 326 vs 732 (2.2x). Native wins everywhere, so 'auto' keeps
- * im2col only for backends without these kernels.
+ * 349 vs 2,093 (6x), 3x3/2 64->192 [7x7] 326 vs 732 (2.2x). A second run, after core's heap-based
+ * Slice/PadV2/broadcast kernels (which speed up im2col too): depthwise 10-41x, dense 1.4-2.5x, patch
+ * embeds 0.7-2.0x across runs (within this machine's noise). So 'auto' keeps im2col only for backends
+ * without these kernels.
  */
 const CONV_GRADIENT_KERNELS = [
   'Conv2DBackpropInput',
