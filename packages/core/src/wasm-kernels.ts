@@ -9,8 +9,10 @@
 // (see ./wasm/batched-matmul.ts).
 //
 // The kernels in ./wasm/ add what training needs and 4.22 lacks (UnsortedSegmentSum, the conv and
-// depthwise backprops, Einsum), and replace the Transpose and Slice of rank > 4 tensors and the
-// float OneHot; each file says how and what it measured.
+// depthwise backprops), and replace kernels that are slow or wrong: Conv2DBackpropInput (a naive loop),
+// Transpose of rank > 4, Slice and PadV2 (copies from the heap), broadcast binary ops and Tile (one
+// native call per row), and the float OneHot (zeros); each file says how and what it measured. Einsum
+// is still missing on wasm.
 import * as tf from '@tensorflow/tfjs-core';
 import { elementwiseBatchMatMul, prefersElementwise } from './wasm/batched-matmul.js';
 import { BROADCAST_BINARY_KERNELS, broadcastingKernel, tileKernel } from './wasm/broadcast-kernels.js';
@@ -67,8 +69,8 @@ function installKernels(): void {
 
 /**
  * Re-registers wasm's BatchMatMul so transposed operands are transposed explicitly first, and registers
- * the kernels of ./wasm/ (conv and depthwise backprops, UnsortedSegmentSum, Einsum, rank > 4 Transpose
- * and Slice, float OneHot). Idempotent; returns false when the wasm backend package is not loaded.
+ * the kernels of ./wasm/ (conv and depthwise backprops, UnsortedSegmentSum, Transpose, Slice, PadV2,
+ * broadcast binary ops, Tile, OneHot). Idempotent; returns false when the wasm backend package is not loaded.
  * `setBackend('wasm' | 'auto')` calls it.
  */
 export function installWasmKernelFixes(): boolean {
