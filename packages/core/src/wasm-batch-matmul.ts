@@ -12,6 +12,7 @@
 //     with the backend's C++ tensor map under fresh ids (no copy), multiplied, and unregistered.
 // Products whose batch shapes broadcast in both directions keep the original kernel.
 import * as tf from '@tensorflow/tfjs-core';
+import { ELEMENTWISE_MAX_PRODUCT } from './wasm/batched-matmul.js';
 
 interface WasmModule {
   cwrap(name: string, returnType: null, argumentTypes: string[]): (...args: unknown[]) => void;
@@ -141,7 +142,10 @@ export function installWasmBatchMatMul(): boolean {
           return result as tf.TensorInfo;
         }
         const sameBatch = batchA === batchB && trimmed(batchShapeA).join() === trimmed(batchShapeB).join();
-        if (!sameBatch && batchA !== 1) {
+        // two-way broadcasts, and tiny matrices (the elementwise product of ./wasm/batched-matmul.ts
+        // beats a per-matrix XNNPACK call there), go to the kernel underneath
+        const tiny = rows * inner * columns <= ELEMENTWISE_MAX_PRODUCT;
+        if ((!sameBatch && batchA !== 1) || (sameBatch && tiny)) {
           return original.kernelFunc({ inputs: { a, b }, backend, attrs: plain });
         }
         return viewsProduct(backend, a, b, batchA, batchB, rows, inner, columns, outShape);

@@ -1,17 +1,21 @@
-// Batched matMul of many small matrices on wasm.
+// Batched matMul of many tiny matrices on wasm.
 //
-// tfjs-backend-wasm 4.22 pays a fixed cost per matrix of a batch (XNNPACK sets up an operator for each):
-// [128, 17, 5] x [128, 5, 17] took 264 ms, 2 ms a matrix, and [32, 196, 32] x [32, 32, 49] 103 ms
-// (loaded 2-core machine); attention's q k^T and attn v are such products. Below about a million
-// multiply-adds per matrix it is faster to expand both operands to [batch, M, N, K] in the heap,
-// multiply elementwise and sum the innermost axis: 12.6 ms for the first product above.
+// tfjs-backend-wasm 4.22 runs a batched product in a scalar loop; setBackend installs the per-matrix
+// XNNPACK path of ../wasm-batch-matmul.ts in front of this kernel. Each XNNPACK call costs a fixed
+// setup (an operator per matrix), so for tiny matrices it is faster to expand both operands to
+// [batch, M, N, K] in the heap, multiply elementwise and sum the innermost axis. Measured in one run on
+// the 2-core machine (load ~6, one wasm thread), per-matrix XNNPACK vs elementwise: [128,17,5]x[128,5,17]
+// 6.6-10.6 vs 5.9-6.8 ms; [512,16,8]x[512,8,16] 6.0-6.5 vs 5.3-6.2 ms; attention's
+// [256,50,32]x[256,32,50] 9.1-9.4 vs 53 ms; [64,196,32]x[64,32,196] 28-32 vs 193 ms. So only matrices
+// of at most 4,096 multiply-adds go elementwise. (With two wasm threads on a busy machine every
+// XNNPACK call also waits for the pool's second thread: [128,17,5]x[128,5,17] took 92 ms.)
 import type * as tf from '@tensorflow/tfjs-core';
 import { expandInHeap } from './broadcast-kernels.js';
 import { type KernelCalls, sizeOf } from './kernel-calls.js';
 import type { WasmHeapBackend } from './layout-kernels.js';
 
 /** Matrices with at most this many multiply-adds go through the elementwise product. */
-const ELEMENTWISE_MAX_PRODUCT = 1 << 20;
+export const ELEMENTWISE_MAX_PRODUCT = 1 << 12;
 /** Each chunk of the batch expands to at most this many floats per operand. */
 const CHUNK_ELEMENTS = 1 << 22;
 
