@@ -203,7 +203,7 @@ const deviation = (list) =>
   list.length < 2
     ? Number.NaN
     : Math.sqrt(list.reduce((total, value) => total + (value - mean(list)) ** 2, 0) / (list.length - 1));
-const percent = (value) => (value * 100).toFixed(2);
+const percent = (value) => (Number.isFinite(value) ? (value * 100).toFixed(2) : '—');
 const summaries = models.map((model) => {
   const of = (framework) =>
     runs
@@ -225,7 +225,8 @@ const summaries = models.map((model) => {
     pytorch: { accuracies: accuracy(torch), mean: mean(accuracy(torch)), std: deviation(accuracy(torch)) },
     difference,
     standardError,
-    withinNoise: Math.abs(difference) <= 2 * standardError,
+    // undecided (null) unless both sides have two seeds or more
+    withinNoise: Number.isFinite(standardError) ? Math.abs(difference) <= 2 * standardError : null,
     trainSeconds: {
       mlzoo: mean(zoo.map((run) => run.trainSeconds)),
       pytorch: mean(torch.map((run) => run.trainSeconds)),
@@ -233,10 +234,20 @@ const summaries = models.map((model) => {
   };
 });
 const cell = (side) =>
-  `${percent(side.mean)} ± ${percent(side.std)} (${side.accuracies.map(percent).join(' / ')})`;
+  side.accuracies.length === 0
+    ? 'not run'
+    : side.accuracies.length === 1
+      ? `${percent(side.mean)} (1 seed)`
+      : `${percent(side.mean)} ± ${percent(side.std)} (${side.accuracies.map(percent).join(' / ')})`;
+const differenceCell = (summary) =>
+  !Number.isFinite(summary.difference)
+    ? '—'
+    : `${summary.difference >= 0 ? '+' : ''}${percent(summary.difference)}` +
+      (Number.isFinite(summary.standardError) ? ` ± ${percent(summary.standardError)}` : '');
+const seconds = (value) => (Number.isFinite(value) ? `${value.toFixed(0)} s` : '—');
 const rows = summaries.map(
   (summary) =>
-    `| ${summary.model} | ${summary.parameters?.toLocaleString('en-US') ?? '?'} | ${cell(summary.mlzoo)} | ${cell(summary.pytorch)} | ${summary.difference >= 0 ? '+' : ''}${percent(summary.difference)} ± ${percent(summary.standardError)} | ${summary.withinNoise ? 'yes' : 'no'} | ${summary.trainSeconds.mlzoo.toFixed(0)} s / ${summary.trainSeconds.pytorch.toFixed(0)} s |`,
+    `| ${summary.model} | ${summary.parameters?.toLocaleString('en-US') ?? '?'} | ${cell(summary.mlzoo)} | ${cell(summary.pytorch)} | ${differenceCell(summary)} | ${summary.withinNoise == null ? 'n/a (fewer than 2 seeds)' : summary.withinNoise ? 'yes' : 'no'} | ${seconds(summary.trainSeconds.mlzoo)} / ${seconds(summary.trainSeconds.pytorch)} |`,
 );
 const schedule =
   values['lr-schedule'] === 'cosine'
