@@ -20,8 +20,8 @@ export interface SetBackendOptions {
   /** Do not print which backend was chosen (`auto` prints it by default). */
   quiet?: boolean;
   /**
-   * Threads for the wasm backend in Node (default {@link defaultWasmThreadCount}: `MLZOO_WASM_THREADS`
-   * or the available cores, at most 8). Takes effect only when wasm starts for the first time.
+   * Threads for the wasm backend in Node (default {@link defaultWasmThreadCount}: `MLZOO_WASM_THREADS`,
+   * else 1). Takes effect only when wasm starts for the first time.
    */
   wasmThreads?: number;
   /** Order that `auto` tries; defaults to {@link AUTO_BACKEND_ORDER}. */

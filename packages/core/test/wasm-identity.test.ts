@@ -47,6 +47,6 @@ describe('wasm Identity shares data (installed by setBackend)', () => {
     const before = tf.memory().numTensors;
     const actual = await trainTwoSteps();
     expect(tf.memory().numTensors).toBe(before);
-    actual.forEach((value, index) => expect(value).toBeCloseTo(expected[index]!, 5));
+    for (const [index, value] of actual.entries()) expect(value).toBeCloseTo(expected[index]!, 5);
   });
 });

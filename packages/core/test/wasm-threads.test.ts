@@ -63,14 +63,18 @@ describe('wasm threads in Node', () => {
     expect(result.difference).toBeLessThan(1e-4);
   });
 
-  it('MLZOO_WASM_THREADS sets the default', () => {
-    const result = runChild({ MLZOO_WASM_THREADS: '3' });
-    expect(result.threads).toBe(3);
+  it('MLZOO_WASM_THREADS sets the default; one thread without it', () => {
+    expect(runChild({ MLZOO_WASM_THREADS: '3' }).threads).toBe(3);
+    expect(runChild({ MLZOO_WASM_THREADS: '' }).threads).toBe(1);
   });
 
   it('rejects a malformed MLZOO_WASM_THREADS with an error naming it', () => {
-    expect(() => runChild({ MLZOO_WASM_THREADS: 'two' })).toThrow(
-      /MLZOO_WASM_THREADS: expected a positive integer, got 'two'/,
-    );
+    let stderr = '';
+    try {
+      runChild({ MLZOO_WASM_THREADS: 'two' });
+    } catch (error) {
+      stderr = String((error as { stderr?: unknown }).stderr ?? '');
+    }
+    expect(stderr).toMatch(/MLZOO_WASM_THREADS: expected a positive integer or 'auto', got 'two'/);
   });
 });
