@@ -8,7 +8,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** The first fenced block of `language` in the markdown file (throws if there is none). */
 export function firstCodeBlock(markdownPath: string, language = 'ts'): string {
   const text = readFileSync(markdownPath, 'utf8');
-  const match = new RegExp('```' + language + '\\n([\\s\\S]*?)\\n```').exec(text);
+  const fence = '```';
+  const match = new RegExp(`${fence}${language}\\n([\\s\\S]*?)\\n${fence}`).exec(text);
   if (!match) throw new Error(`${markdownPath}: no \`\`\`${language} block`);
   return match[1]!;
 }
