@@ -10,6 +10,8 @@ const node = libraryConfig(['src/index.ts', 'src/node.ts'], {
   // both builds share dist/: the package's build script empties it once, before either runs
   clean: false,
   noExternal: [/@tensorflow\/tfjs-core\/dist\/(register_all_gradients|public\/chained_ops)/],
+  // import.meta.url (wasm-threads.ts resolves the wasm package's files from it) in the CJS build too
+  shims: true,
   esbuildOptions(options) {
     options.mainFields = ['module', 'main'];
   },

@@ -174,9 +174,8 @@ export function installNodeWasmThreads(wasmPackage: WasmPackage, threads: number
   if (original == null) return reject('@tensorflow/tfjs-backend-wasm is not loaded');
   let packageDirectory: string;
   try {
-    // Resolve from this file (ESM build); the CJS build has no import.meta.url and resolves from the
-    // working directory, where a project's own node_modules holds the peer.
-    const from = typeof import.meta?.url === 'string' ? import.meta.url : `${process.cwd()}/`;
+    // resolved from this file (the CJS build gets import.meta.url from tsup's shim)
+    const from = import.meta.url;
     const resolved = builtins.module
       .createRequire(from)
       .resolve('@tensorflow/tfjs-backend-wasm/package.json');
