@@ -4,6 +4,7 @@ import { installWasmBatchMatMul } from './wasm-batch-matmul.js';
 import { installWasmIdentity } from './wasm-identity.js';
 import { installWasmKernelFixes } from './wasm-kernels.js';
 import {
+  checkWasmThreads,
   defaultWasmThreadCount,
   installNodeWasmThreads,
   type WasmPackage,
@@ -21,7 +22,8 @@ export interface SetBackendOptions {
   quiet?: boolean;
   /**
    * Threads for the wasm backend in Node (default {@link defaultWasmThreadCount}: `MLZOO_WASM_THREADS`,
-   * else 1). Takes effect only when wasm starts for the first time.
+   * else 1). A positive integer (anything else throws, whichever backend is asked for). Takes effect
+   * only when wasm starts for the first time.
    */
   wasmThreads?: number;
   /** Order that `auto` tries; defaults to {@link AUTO_BACKEND_ORDER}. */
@@ -146,6 +148,7 @@ export async function setBackend(
   options: SetBackendOptions = {},
 ): Promise<BackendName> {
   void tfjsRegistered;
+  if (options.wasmThreads !== undefined) checkWasmThreads(options.wasmThreads, 'setBackend: wasmThreads');
   if (request !== 'auto') {
     if (!(request in BACKEND_PACKAGES)) {
       throw new Error(

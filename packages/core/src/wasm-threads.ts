@@ -86,6 +86,19 @@ export function defaultWasmThreadCount(): number {
   return value;
 }
 
+/**
+ * Checks a `wasmThreads` option by the rules of `MLZOO_WASM_THREADS` (a positive integer; `auto` is
+ * for the environment variable only, leave the option out instead). Throws an error naming `where`
+ * and the value; returns the value.
+ */
+export function checkWasmThreads(value: unknown, where = 'wasmThreads'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    const shown = typeof value === 'string' ? `'${value}'` : String(value);
+    throw new Error(`${where}: expected a positive integer, got ${shown}`);
+  }
+  return value;
+}
+
 /** Writes Emscripten's pthread worker script to a content-addressed file, atomically; returns its path. */
 function writeWorkerScript(builtins: NodeBuiltins, contents: string): string {
   const { fs, os, path, crypto } = builtins;

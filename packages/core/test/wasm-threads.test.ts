@@ -4,7 +4,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { setBackend } from '../src/index.js';
 
 const distribution = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
@@ -76,5 +78,24 @@ describe('wasm threads in Node', () => {
       stderr = String((error as { stderr?: unknown }).stderr ?? '');
     }
     expect(stderr).toMatch(/MLZOO_WASM_THREADS: expected a positive integer or 'auto', got 'two'/);
+  });
+
+  it('rejects a wasmThreads option that is not a positive integer, naming the option and the value', async () => {
+    const before = tf.getBackend();
+    for (const [value, shown] of [
+      [Number.NaN, 'NaN'],
+      [2.5, '2.5'],
+      [0, '0'],
+      [-2, '-2'],
+      [Number.POSITIVE_INFINITY, 'Infinity'],
+    ] as const) {
+      for (const request of ['wasm', 'cpu', 'auto'] as const) {
+        await expect(setBackend(request, { quiet: true, wasmThreads: value })).rejects.toThrow(
+          `setBackend: wasmThreads: expected a positive integer, got ${shown}`,
+        );
+      }
+    }
+    // the check runs before any backend starts
+    expect(tf.getBackend()).toBe(before);
   });
 });
