@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Fashion-MNIST accuracy, mlzoo against PyTorch: the same architecture (the PyTorch re-creation the
-// golden fixtures prove equal), the same preset config, the same recipe (images in [0, 1], Adam or
+// golden fixtures prove equal), the same config (the preset's, with --configs overrides), the same recipe (images in [0, 1], Adam or
 // AdamW, a constant or cosine learning rate, cross-entropy, batch size, epochs, a fresh shuffle per
 // epoch), several seeds, in one run.
 //
@@ -11,12 +11,24 @@
 //
 // Needs the built CLI (pnpm turbo run build --filter=@mlzoo/cli...) and /usr/bin/python3 with torch.
 // mlzoo runs `mlzoo train` on the given backend (default wasm); PyTorch runs
-// tools/reference/fashion_mnist_train.py with --threads (default 2). The two run one after the other.
+// tools/reference/fashion_mnist_train.py with --threads (default 2). The two run one after the other,
+// or, with --parallel, as two queues at the same time (then give each one core: --threads 1 and
+// MLZOO_WASM_THREADS=1). --configs '{"vit_fashion_mnist": {"patchSize": 7}}' (or a JSON file) overrides
+// preset configs on both sides. Each finished run is appended to <out>.runs.jsonl (--runs-log); a rerun
+// with the same settings reuses the runs found there, so an interrupted comparison continues.
 //
 // With --results FILE (the results.jsonl of tools/device/run-compare.sh, which runs the same commands
 // in parallel on a many-core machine) it runs nothing and writes the tables from that file.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +52,10 @@ const { values } = parseArgs({
     'sam-out': { type: 'string', default: 'benchmarks/sam-vs-adamw-fashion-mnist.json' },
     'limit-train': { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
+    configs: { type: 'string' },
+    parallel: { type: 'boolean', default: false },
+    nice: { type: 'string', default: '0' },
+    'runs-log': { type: 'string' },
     out: { type: 'string', default: 'benchmarks/fashion-mnist-comparison.json' },
   },
 });
@@ -64,77 +80,158 @@ const recipe = [
 ];
 const limit = values['limit-train'] ? ['--limit-train', values['limit-train']] : [];
 
-/** Runs a command whose stdout is one JSON document (the CLI's, pretty-printed) or ends with a JSON line (Python's). */
-function runJson(command, args) {
-  const stdout = execFileSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 }).trim();
-  return JSON.parse(stdout.startsWith('{') ? stdout : stdout.split('\n').at(-1));
+/** Parses a command's stdout: one JSON document (the CLI's, pretty-printed) or ending with a JSON line (Python's). */
+function parseJsonOutput(stdout) {
+  const text = stdout.trim();
+  return JSON.parse(text.startsWith('{') ? text : text.split('\n').at(-1));
 }
 
-/** Runs every model and seed on both sides, one after the other. */
-function runAll() {
+/** Runs a command (niced by --nice) and resolves with its parsed JSON output. */
+function runJson(command, args) {
+  const nice = Number(values.nice);
+  const [file, argv] = nice > 0 ? ['nice', ['-n', String(nice), command, ...args]] : [command, args];
+  return new Promise((resolvePromise, reject) => {
+    execFile(file, argv, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
+      if (error)
+        reject(
+          new Error(`${command} ${args.slice(0, 3).join(' ')}: ${error.message}\n${stderr.slice(-2000)}`),
+        );
+      else resolvePromise(parseJsonOutput(stdout));
+    });
+  });
+}
+
+/** Per-model config overrides: --configs '{"vit_fashion_mnist": {"patchSize": 7}}' or a JSON file. */
+const configOverrides = values.configs
+  ? JSON.parse(values.configs.trim().startsWith('{') ? values.configs : readFileSync(values.configs, 'utf8'))
+  : {};
+for (const model of Object.keys(configOverrides))
+  if (!models.includes(model))
+    throw new Error(`compare-fashion-mnist: --configs names '${model}', not in --models`);
+
+/** The preset config of a model with its overrides applied (what both sides build). */
+function modelConfig(model) {
+  const info = JSON.parse(
+    execFileSync('node', [join(root, 'apps/cli/dist/cli.js'), 'info', model, '--json'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  );
+  return { ...info.models[0].config, ...configOverrides[model] };
+}
+
+/** What identifies a run's settings in the runs log: a finished run is reused only when these match. */
+function runKey(model, seed, framework) {
+  return JSON.stringify({ model, seed, framework, recipe, limit, config: configOverrides[model] ?? {} });
+}
+
+/**
+ * Runs every model and seed on both sides. Each finished run is appended to the runs log at once, and
+ * runs already in the log with the same settings are not run again, so an interrupted comparison
+ * continues where it stopped. With --parallel the mlzoo runs and the PyTorch runs go as two queues at the
+ * same time (give each side one core: --threads 1, MLZOO_WASM_THREADS=1).
+ */
+async function runAll() {
   const dataDirectory = resolve(values['data-dir']);
   const scratch = mkdtempSync(join(tmpdir(), 'mlzoo-compare-'));
+  const logPath = resolve(root, values['runs-log'] ?? values.out.replace(/\.json$/, '.runs.jsonl'));
+  const finished = new Map();
+  mkdirSync(dirname(logPath), { recursive: true });
+  if (existsSync(logPath))
+    for (const line of readFileSync(logPath, 'utf8').split('\n'))
+      if (line.trim()) {
+        const entry = JSON.parse(line);
+        finished.set(entry.key, entry.run);
+      }
   const runs = [];
+  const record = (key, run) => {
+    runs.push(run);
+    appendFileSync(logPath, `${JSON.stringify({ key, run })}\n`);
+  };
+  const configs = Object.fromEntries(models.map((model) => [model, modelConfig(model)]));
+  const zooJob = async (model, seed) => {
+    const key = runKey(model, seed, 'mlzoo');
+    if (finished.has(key)) return runs.push(finished.get(key));
+    const overrides = configOverrides[model];
+    const zoo = await runJson('node', [
+      join(root, 'apps/cli/dist/cli.js'),
+      'train',
+      model,
+      '--dataset',
+      'fashion-mnist',
+      '--data-dir',
+      dataDirectory,
+      ...recipe,
+      ...limit,
+      ...(overrides ? ['--config', JSON.stringify(overrides)] : []),
+      '--seed',
+      String(seed),
+      '--backend',
+      values.backend,
+      '--out',
+      join(scratch, `${model}-${seed}.safetensors`),
+      '--json',
+      '--no-progress',
+    ]);
+    record(key, {
+      model,
+      seed,
+      framework: 'mlzoo',
+      backend: zoo.backend,
+      parameters: zoo.numParameters,
+      config: zoo.config,
+      trainImages: zoo.trainExamples,
+      testImages: zoo.testExamples,
+      testAccuracy: zoo.test.accuracy,
+      trainSeconds: zoo.history.reduce((total, epoch) => total + epoch.seconds, 0),
+    });
+    console.error(`${model} seed ${seed}: mlzoo ${zoo.test.accuracy.toFixed(4)}`);
+  };
+  const torchJob = async (model, seed) => {
+    const key = runKey(model, seed, 'pytorch');
+    if (finished.has(key)) return runs.push(finished.get(key));
+    const torch = await runJson('/usr/bin/python3', [
+      join(root, 'tools/reference/fashion_mnist_train.py'),
+      '--model',
+      model,
+      '--data-dir',
+      dataDirectory,
+      ...recipe,
+      ...limit,
+      '--config',
+      JSON.stringify(configs[model]),
+      '--seed',
+      String(seed),
+      '--threads',
+      values.threads,
+    ]);
+    record(key, {
+      model,
+      seed,
+      framework: 'pytorch',
+      backend: `torch ${torch.torch}`,
+      parameters: torch.parameters,
+      config: configs[model],
+      trainImages: torch.train_images,
+      testImages: 10000,
+      testAccuracy: torch.test_accuracy,
+      trainSeconds: torch.train_seconds,
+    });
+    console.error(`${model} seed ${seed}: pytorch ${torch.test_accuracy.toFixed(4)}`);
+  };
+  // seeds outermost, so every model gets its first seeds before any gets its last
+  const pairs = seeds.flatMap((seed) => models.map((model) => [model, seed]));
   try {
-    for (const model of models) {
-      for (const seed of seeds) {
-        const out = join(scratch, `${model}-${seed}.safetensors`);
-        const zoo = runJson('node', [
-          join(root, 'apps/cli/dist/cli.js'),
-          'train',
-          model,
-          '--dataset',
-          'fashion-mnist',
-          '--data-dir',
-          dataDirectory,
-          ...recipe,
-          ...limit,
-          '--seed',
-          String(seed),
-          '--backend',
-          values.backend,
-          '--out',
-          out,
-          '--json',
-          '--no-progress',
-        ]);
-        const seconds = zoo.history.reduce((total, epoch) => total + epoch.seconds, 0);
-        runs.push({
-          model,
-          seed,
-          framework: 'mlzoo',
-          backend: zoo.backend,
-          parameters: zoo.numParameters,
-          trainImages: zoo.trainExamples,
-          testAccuracy: zoo.test.accuracy,
-          trainSeconds: seconds,
-        });
-        const torch = runJson('/usr/bin/python3', [
-          join(root, 'tools/reference/fashion_mnist_train.py'),
-          '--model',
-          model,
-          '--data-dir',
-          dataDirectory,
-          ...recipe,
-          ...limit,
-          '--seed',
-          String(seed),
-          '--threads',
-          values.threads,
-        ]);
-        runs.push({
-          model,
-          seed,
-          framework: 'pytorch',
-          backend: `torch ${torch.torch}`,
-          parameters: torch.parameters,
-          trainImages: torch.train_images,
-          testAccuracy: torch.test_accuracy,
-          trainSeconds: torch.train_seconds,
-        });
-        console.error(
-          `${model} seed ${seed}: mlzoo ${zoo.test.accuracy.toFixed(4)}, pytorch ${torch.test_accuracy.toFixed(4)}`,
-        );
+    if (values.parallel) {
+      const queue = async (job) => {
+        for (const [model, seed] of pairs) await job(model, seed);
+      };
+      await Promise.all([queue(zooJob), queue(torchJob)]);
+    } else {
+      for (const [model, seed] of pairs) {
+        await zooJob(model, seed);
+        await torchJob(model, seed);
       }
     }
   } finally {
@@ -191,7 +288,7 @@ function readResults(path) {
   return runs;
 }
 
-const runs = values.results ? readResults(resolve(values.results)) : runAll();
+const runs = values.results ? readResults(resolve(values.results)) : await runAll();
 if (values.results) {
   models = [...new Set(runs.map((run) => run.model))];
   seeds = [...new Set(runs.map((run) => run.seed))].sort((left, right) => left - right);
@@ -245,9 +342,11 @@ const differenceCell = (summary) =>
     : `${summary.difference >= 0 ? '+' : ''}${percent(summary.difference)}` +
       (Number.isFinite(summary.standardError) ? ` ± ${percent(summary.standardError)}` : '');
 const seconds = (value) => (Number.isFinite(value) ? `${value.toFixed(0)} s` : '—');
+const overridesCell = (model) =>
+  configOverrides[model] ? `\`${JSON.stringify(configOverrides[model])}\`` : 'preset';
 const rows = summaries.map(
   (summary) =>
-    `| ${summary.model} | ${summary.parameters?.toLocaleString('en-US') ?? '?'} | ${cell(summary.mlzoo)} | ${cell(summary.pytorch)} | ${differenceCell(summary)} | ${summary.withinNoise == null ? 'n/a (fewer than 2 seeds)' : summary.withinNoise ? 'yes' : 'no'} | ${seconds(summary.trainSeconds.mlzoo)} / ${seconds(summary.trainSeconds.pytorch)} |`,
+    `| ${summary.model} | ${overridesCell(summary.model)} | ${summary.parameters?.toLocaleString('en-US') ?? '?'} | ${cell(summary.mlzoo)} | ${cell(summary.pytorch)} | ${differenceCell(summary)} | ${summary.withinNoise == null ? 'n/a (fewer than 2 seeds)' : summary.withinNoise ? 'yes' : 'no'} | ${seconds(summary.trainSeconds.mlzoo)} / ${seconds(summary.trainSeconds.pytorch)} |`,
 );
 const schedule =
   values['lr-schedule'] === 'cosine'
@@ -262,8 +361,8 @@ const markdown = [
   '',
   'Test accuracy in %, mean ± sample standard deviation over the seeds (per-seed values in seed order). Difference: mlzoo mean − PyTorch mean ± its standard error; "within noise" when the difference is at most two standard errors.',
   '',
-  '| model | parameters | mlzoo | PyTorch | difference | within noise | train time mlzoo / PyTorch (mean) |',
-  '|---|---:|---|---|---|---|---|',
+  '| model | config overrides | parameters | mlzoo | PyTorch | difference | within noise | train time mlzoo / PyTorch (mean) |',
+  '|---|---|---:|---|---|---|---|---|',
   ...rows,
 ].join('\n');
 const outPath = resolve(root, values.out);

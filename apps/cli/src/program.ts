@@ -19,6 +19,7 @@ import {
 import { DEFAULT_MODEL } from './models.js';
 import { Output, processStreams, type Streams } from './output.js';
 import { LEARNING_RATE_SCHEDULES, OPTIMIZERS, parseChoice, parseNonNegativeNumber } from './training.js';
+import { parseConfigOverrides } from './weights.js';
 
 export const VERSION = '0.1.0';
 
@@ -109,6 +110,10 @@ function buildProgram(
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default: $MLZOO_BACKEND or auto)')
     .option('--limit-train <n>', 'train on the first n training images only')
     .option('--limit-test <n>', 'evaluate on the first n test images only')
+    .option(
+      '--config <json>',
+      `overrides of the preset's config as a JSON object, e.g. '{"patchSize": 7, "depth": 4}' (see \`mlzoo info <model>\`)`,
+    )
     .option('--json', 'print one JSON object at the end (progress on stderr)')
     .action(async (model: string, options: Record<string, string | boolean | undefined>, command: Command) =>
       run(command, Boolean(options.json), async (output) => {
@@ -140,6 +145,9 @@ function buildProgram(
               : {}),
             ...(options.limitTest
               ? { limitTest: parsePositiveInteger('--limit-test', options.limitTest as string)! }
+              : {}),
+            ...(options.config != null
+              ? { config: parseConfigOverrides(model, options.config as string) }
               : {}),
             ...(signal ? { signal } : {}),
           },

@@ -142,6 +142,8 @@ export interface RunTrainingOptions extends TrainingSettings {
   signal?: AbortSignal;
   /** Extra strings stored in the checkpoint. */
   metadata?: Record<string, string>;
+  /** Config overrides of the preset (`parseConfigOverrides`); the dataset's image size and classes win. */
+  config?: Record<string, unknown>;
 }
 
 /** A file checkpoint that refuses to resume from another model's checkpoint. */
@@ -175,7 +177,7 @@ export function modelCheckpoint(path: string, modelName: string): CheckpointStor
 export async function runTraining(options: RunTrainingOptions, output: Output): Promise<TrainingRun> {
   const started = performance.now();
   manualSeed(options.seed);
-  const built = buildModel(options.modelName, datasetOverrides(options.train));
+  const built = buildModel(options.modelName, { ...options.config, ...datasetOverrides(options.train) });
   try {
     const count = options.train.images.shape[0];
     const { optimizer } = createOptimizer(options, Math.ceil(count / options.batchSize));

@@ -57,6 +57,56 @@ export function buildModel(name: string, overrides: Record<string, unknown> = {}
   return { name, model: model as unknown as TensorModule, config, preset };
 }
 
+/** Config keys the dataset decides (`datasetOverrides`); `--config` may not set them. */
+const DATASET_KEYS = ['imgSize', 'inChans', 'numClasses'];
+
+/**
+ * Parses `--config` (a JSON object of config overrides, as `createModel(name, overrides)` takes) for model
+ * `name`. Keys must be ones the preset's config has, with the same kind of value (number, string,
+ * boolean, list), and not the ones the dataset decides; the errors name the key.
+ */
+export function parseConfigOverrides(name: string, text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--config: not valid JSON (${(error as Error).message}): ${text}`);
+  }
+  return checkConfigOverrides(name, parsed);
+}
+
+/** Checks config overrides for model `name` as `parseConfigOverrides` does; returns them. */
+export function checkConfigOverrides(name: string, overrides: unknown): Record<string, unknown> {
+  const preset = modelPreset(name).config as Record<string, unknown>;
+  if (overrides == null || typeof overrides !== 'object' || Array.isArray(overrides))
+    throw new UsageError(
+      `--config must be a JSON object such as '{"depth": 4}', got ${JSON.stringify(overrides)}`,
+    );
+  for (const [key, value] of Object.entries(overrides as Record<string, unknown>)) {
+    if (DATASET_KEYS.includes(key))
+      throw new UsageError(`--config: '${key}' comes from the dataset, it cannot be overridden`);
+    if (!Object.hasOwn(preset, key)) {
+      const keys = Object.keys(preset).filter((known) => !DATASET_KEYS.includes(known));
+      throw new UsageError(
+        `--config: model '${name}' has no config key '${key}' (its keys: ${keys.join(', ')})`,
+      );
+    }
+    const expected = preset[key];
+    const sameKind =
+      expected == null ||
+      (Array.isArray(expected)
+        ? Array.isArray(value)
+        : value != null && typeof value === typeof expected && !Array.isArray(value));
+    if (!sameKind)
+      throw new UsageError(
+        `--config: '${key}' of model '${name}' takes a value like ${JSON.stringify(expected)}, got ${JSON.stringify(value)}`,
+      );
+    for (const number of numbersIn(value))
+      if (!Number.isFinite(number)) throw new UsageError(`--config: '${key}' has a non-finite number`);
+  }
+  return overrides as Record<string, unknown>;
+}
+
 /** Writes a model's state dict (PyTorch names and layouts) with the model name and config as metadata. */
 export async function saveWeights(
   path: string,

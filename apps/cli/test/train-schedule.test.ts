@@ -1,29 +1,24 @@
 // The learning-rate schedule and optimizer options of `mlzoo train`: the rates each update gets, that the
 // wrapped optimizers really use them, and a one-step run through the command line whose only update has
 // rate 0 (the first warmup step), so its weights must come out equal to the initial ones.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manualSeed } from '@mlzoo/core';
 import { AdamW, ScheduledOptimizer } from '@mlzoo/optimizers';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { createOptimizer, type TrainingSettings } from '../src/training.js';
 import { buildModel, loadWeights } from '../src/weights.js';
 import { runMlzoo } from './run-mlzoo.js';
+import { scratchDirectory } from './scratch-directory.js';
 
 const MODEL = 'mlp_fashion_mnist';
 const base: TrainingSettings = { epochs: 2, batchSize: 8, learningRate: 0.01, seed: 0 };
 
-let directory: string;
+const directory = scratchDirectory('mlzoo-schedule-');
 let suiteBackend: string;
-beforeAll(async () => {
+beforeAll(() => {
   suiteBackend = tf.getBackend();
-  directory = await mkdtemp(join(tmpdir(), 'mlzoo-schedule-'));
-});
-afterAll(async () => {
-  await rm(directory, { recursive: true, force: true });
 });
 
 describe('createOptimizer', () => {
@@ -133,7 +128,7 @@ describe('mlzoo train --lr-schedule', () => {
   ];
 
   it('a run whose single update is the first warmup step (rate 0) leaves the initial weights', async () => {
-    const out = join(directory, 'warmup.safetensors');
+    const out = join(directory(), 'warmup.safetensors');
     const args = [...oneStep(out), '--optimizer', 'adamw', '--weight-decay', '0.05'];
     const { code, stdout, stderr } = await runMlzoo([
       ...args,
@@ -157,7 +152,7 @@ describe('mlzoo train --lr-schedule', () => {
     for (const [name, values] of Object.entries(initial)) expect(trained[name], name).toEqual(values);
 
     // the same run with a constant rate moves every weight matrix
-    const constantOut = join(directory, 'constant.safetensors');
+    const constantOut = join(directory(), 'constant.safetensors');
     const constant = await runMlzoo([
       ...oneStep(constantOut),
       '--optimizer',
@@ -175,7 +170,7 @@ describe('mlzoo train --lr-schedule', () => {
   });
 
   it('rejects an unknown schedule and weight decay without AdamW, naming the option', async () => {
-    const out = join(directory, 'never.safetensors');
+    const out = join(directory(), 'never.safetensors');
     const unknown = await runMlzoo([...oneStep(out), '--lr-schedule', 'linear']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("--lr-schedule must be one of constant, cosine, got 'linear'");

@@ -11,7 +11,7 @@ import {
   type OptimizerName,
   runTraining,
 } from '../training.js';
-import { modelPreset, saveWeights } from '../weights.js';
+import { checkConfigOverrides, modelPreset, saveWeights } from '../weights.js';
 
 export interface TrainOptions {
   dataset?: string;
@@ -38,6 +38,8 @@ export interface TrainOptions {
   backend?: string;
   limitTrain?: number;
   limitTest?: number;
+  /** Overrides of the preset's config, e.g. `{ depth: 4 }` (keys the preset has; checked). */
+  config?: Record<string, unknown>;
   /** Stops training after the current step (Ctrl-C); a checkpoint is written first. */
   signal?: AbortSignal;
 }
@@ -59,6 +61,8 @@ export interface TrainResult {
   learningRateSchedule: LearningRateScheduleName;
   warmupEpochs: number;
   numParameters: number;
+  /** The config the model was built with (the preset's, the overrides and the dataset's shape applied). */
+  config: Record<string, unknown>;
   history: EpochRecord[];
   globalStep: number;
   resumedFrom?: { epoch: number; stepInEpoch: number; globalStep: number };
@@ -94,6 +98,7 @@ export function defaultPaths(model: string, out?: string, checkpoint?: string) {
 
 export async function train(modelName: string, options: TrainOptions, output: Output): Promise<TrainResult> {
   modelPreset(modelName);
+  if (options.config) checkConfigOverrides(modelName, options.config);
   const dataset = checkDatasetName(options.dataset);
   const backend = await selectBackend(options.backend);
   const settings = {
@@ -137,6 +142,9 @@ export async function train(modelName: string, options: TrainOptions, output: Ou
         (settings.optimizer === 'adamw' ? ` wd ${settings.weightDecay}` : '') +
         (settings.learningRateSchedule === 'cosine'
           ? `, cosine schedule, ${settings.warmupEpochs} warmup epochs`
+          : '') +
+        (options.config && Object.keys(options.config).length > 0
+          ? `, config ${JSON.stringify(options.config)}`
           : ''),
     );
     const run = await runTraining(
@@ -149,6 +157,7 @@ export async function train(modelName: string, options: TrainOptions, output: Ou
         resume: options.resume ?? false,
         signal: interrupt.signal,
         metadata: { dataset },
+        ...(options.config ? { config: options.config } : {}),
       },
       output,
     );
@@ -171,6 +180,7 @@ export async function train(modelName: string, options: TrainOptions, output: Ou
         testExamples: testSplit.images.shape[0],
         ...settings,
         numParameters: run.built.model.numParameters(),
+        config: run.built.config,
         history: run.history,
         globalStep: fitResult.globalStep,
         ...(fitResult.resumedFrom ? { resumedFrom: fitResult.resumedFrom } : {}),
