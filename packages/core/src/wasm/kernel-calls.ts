@@ -26,6 +26,27 @@ export function wasmKernel(name: string): KernelFunction {
   return kernel.kernelFunc;
 }
 
+/**
+ * Registers `kernelFunc` over the wasm kernel `kernelName`, keeping the original (for `wasmKernel` and
+ * `runOriginal`) and its setup and dispose functions. Does nothing when wasm has no such kernel or it
+ * was already replaced; returns whether the replacement is in place.
+ */
+export function replaceWasmKernel(kernelName: string, kernelFunc: KernelFunction): boolean {
+  if (originalWasmKernels.has(kernelName)) return true;
+  const original = tf.getKernel(kernelName, 'wasm');
+  if (!original) return false;
+  originalWasmKernels.set(kernelName, original.kernelFunc);
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({
+    kernelName,
+    backendName: 'wasm',
+    ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}),
+    ...(original.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
+    kernelFunc,
+  });
+  return true;
+}
+
 export function sizeOf(shape: readonly number[]): number {
   let size = 1;
   for (const dimension of shape) size *= dimension;
