@@ -1,10 +1,11 @@
 // HaloNet-style blocked local self-attention: Vaswani, Ramachandran, Srinivas, Parmar, Hechtman, Shlens,
 // "Scaling Local Self-Attention for Parameter Efficient Visual Backbones", CVPR 2021, arXiv:2103.12731
 // (https://arxiv.org/abs/2103.12731). There is no official code: the attention follows timm's
-// `timm/layers/halo_attn.py` (`HaloAttn`, `PosEmbedRel`) and the block timm's `SelfAttnBlock`
-// (`timm/models/byobnet.py`), with their parameter names. The classifier around them (`HaloNet`) is an
-// mlzoo configuration (stem, stages of halo bottleneck blocks, pooled `head.fc`), not timm's
-// `halonet26t`, whose tiered stem and mixed conv/attention stages are not re-created here.
+// `timm/layers/halo_attn.py` (`HaloAttn`, `PosEmbedRel`) and the blocks timm's `SelfAttnBlock` and
+// `BottleneckBlock` (`timm/models/byobnet.py`), with their parameter names. `HaloNet` builds two layouts:
+// timm's ByobNet one (`stemType: 'tiered'`, stages mixing 'bottle' and 'self_attn' blocks), in which the
+// `halonet26t` preset reproduces timm's `halonet26t` (`timm/models/byoanet.py`) key for key, and the mlzoo
+// one (3x3 stem, halo blocks only) of `halonet_mlzoo_256` and `halonet_fashion_mnist`.
 import {
   type Classifier,
   type ForwardHeadOptions,
@@ -390,6 +391,19 @@ export class ConvNormAct extends Module {
   }
 }
 
+/** timm's `create_shortcut` ('conv1x1' downsample): a 1x1 ConvNormAct without act when shapes change. */
+function createShortcut(inChs: number, outChs: number, stride: number, random?: Random): ConvNormAct | null {
+  if (inChs === outChs && stride === 1) return null;
+  return new ConvNormAct({
+    inChannels: inChs,
+    outChannels: outChs,
+    kernelSize: 1,
+    stride,
+    act: false,
+    random,
+  });
+}
+
 export interface HaloBlockOptions {
   inChs: number;
   outChs: number;
@@ -419,20 +433,8 @@ export class HaloBlock extends Module {
     const { inChs, outChs, random } = options;
     const stride = options.stride ?? 1;
     const mid = makeDivisible(outChs * (options.bottleRatio ?? 0.25));
-    this.shortcut =
-      inChs !== outChs || stride !== 1
-        ? this.addModule(
-            'shortcut',
-            new ConvNormAct({
-              inChannels: inChs,
-              outChannels: outChs,
-              kernelSize: 1,
-              stride,
-              act: false,
-              random,
-            }),
-          )
-        : null;
+    const shortcut = createShortcut(inChs, outChs, stride, random);
+    this.shortcut = shortcut ? this.addModule('shortcut', shortcut) : null;
     this.conv1_1x1 = this.addModule(
       'conv1_1x1',
       new ConvNormAct({ inChannels: inChs, outChannels: mid, kernelSize: 1, random }),
@@ -467,11 +469,125 @@ export class HaloBlock extends Module {
   }
 }
 
+/**
+ * timm's `BottleneckBlock` (byobnet 'bottle', group size 0): shortcut (1x1 conv + BN when shapes change) +
+ * conv1_1x1 (ConvNormAct) -> conv2_kxk (3x3 ConvNormAct, carries the stride) -> conv3_1x1 (conv + BN), then
+ * ReLU. State dict as timm's: `shortcut.{conv,bn}`, `conv1_1x1.{conv,bn}`, `conv2_kxk.{conv,bn}`,
+ * `conv3_1x1.{conv,bn}`.
+ */
+export class BottleneckBlock extends Module {
+  readonly shortcut: ConvNormAct | null;
+  readonly conv1_1x1: ConvNormAct;
+  readonly conv2_kxk: ConvNormAct;
+  readonly conv3_1x1: ConvNormAct;
+
+  constructor(options: {
+    inChs: number;
+    outChs: number;
+    stride?: number;
+    bottleRatio?: number;
+    random?: Random;
+  }) {
+    super();
+    const { inChs, outChs, random } = options;
+    const stride = options.stride ?? 1;
+    const mid = makeDivisible(outChs * (options.bottleRatio ?? 0.25));
+    const shortcut = createShortcut(inChs, outChs, stride, random);
+    this.shortcut = shortcut ? this.addModule('shortcut', shortcut) : null;
+    this.conv1_1x1 = this.addModule(
+      'conv1_1x1',
+      new ConvNormAct({ inChannels: inChs, outChannels: mid, kernelSize: 1, random }),
+    );
+    this.conv2_kxk = this.addModule(
+      'conv2_kxk',
+      new ConvNormAct({ inChannels: mid, outChannels: mid, kernelSize: 3, stride, random }),
+    );
+    this.conv3_1x1 = this.addModule(
+      'conv3_1x1',
+      new ConvNormAct({ inChannels: mid, outChannels: outChs, kernelSize: 1, act: false, random }),
+    );
+  }
+
+  forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
+    return tf.tidy(() => {
+      let x = this.conv1_1x1.forward(input, options);
+      x = this.conv2_kxk.forward(x, options);
+      x = this.conv3_1x1.forward(x, options);
+      const shortcut = this.shortcut ? this.shortcut.forward(input, options) : input;
+      return tf.relu(tf.add(x, shortcut));
+    });
+  }
+}
+
+/** Channels of timm's tiered stem for `stemChs` c: [3c/8, c/2, c] (integer division, as timm). */
+export function tieredStemChannels(stemChs: number): [number, number, number] {
+  return [Math.floor((3 * stemChs) / 8), Math.floor(stemChs / 2), stemChs];
+}
+
+/**
+ * timm's tiered stem (`create_byob_stem(stem_type='tiered')`): `conv1`, `conv2`, `conv3`, three 3x3
+ * ConvNormAct with [3c/8, c/2, c] channels, the first with stride `firstStride` (2 in timm); when the model
+ * has no max-pool after the stem, `conv3` is strided too (timm keeps the stem at stride 4). The max-pool has
+ * no parameters and is applied by `HaloNet`.
+ */
+export class TieredStem extends Module {
+  readonly conv1: ConvNormAct;
+  readonly conv2: ConvNormAct;
+  readonly conv3: ConvNormAct;
+
+  constructor(options: {
+    inChannels: number;
+    stemChs: number;
+    firstStride?: number;
+    pool?: boolean;
+    random?: Random;
+  }) {
+    super();
+    const { inChannels, random } = options;
+    const [first, second, third] = tieredStemChannels(options.stemChs);
+    this.conv1 = this.addModule(
+      'conv1',
+      new ConvNormAct({
+        inChannels,
+        outChannels: first,
+        kernelSize: 3,
+        stride: options.firstStride ?? 2,
+        random,
+      }),
+    );
+    this.conv2 = this.addModule(
+      'conv2',
+      new ConvNormAct({ inChannels: first, outChannels: second, kernelSize: 3, random }),
+    );
+    this.conv3 = this.addModule(
+      'conv3',
+      new ConvNormAct({
+        inChannels: second,
+        outChannels: third,
+        kernelSize: 3,
+        stride: (options.pool ?? true) ? 1 : 2,
+        random,
+      }),
+    );
+  }
+
+  forward(input: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
+    return tf.tidy(() =>
+      this.conv3.forward(this.conv2.forward(this.conv1.forward(input, options), options), options),
+    );
+  }
+}
+
+/** Block types of timm's ByobNet used by the HaloNets: 'bottle' (BottleneckBlock), 'self_attn' (HaloBlock). */
+export type HaloNetBlockType = 'bottle' | 'self_attn';
+
 /** One stage of halo blocks: output channels, number of blocks, stride of the first block. */
 export interface HaloStageConfig {
   outChs: number;
   depth: number;
   stride: number;
+  /** Type of each block (length depth; default all 'self_attn'), as timm's `interleave_blocks`. */
+  blockTypes?: readonly HaloNetBlockType[];
 }
 
 export interface HaloNetConfig {
@@ -481,13 +597,21 @@ export interface HaloNetConfig {
   inChans?: number;
   /** Default 1000 (0: `forward` returns pooled features). */
   numClasses?: number;
-  /** Stem conv (3x3, stride stemStride) width (default 64). */
+  /**
+   * '3x3' (default): one 3x3 ConvNormAct named `stem` (mlzoo). 'tiered': timm's tiered stem
+   * (`stem.conv1`, `stem.conv2`, `stem.conv3`, see `TieredStem`).
+   */
+  stemType?: '3x3' | 'tiered';
+  /** Stem width (default 64): the 3x3 conv's, or the last conv's of the tiered stem. */
   stemChs?: number;
-  /** Default 2. */
+  /** Stride of the (first) stem conv (default 2). */
   stemStride?: number;
-  /** 3x3 stride-2 max-pool after the stem (default true). */
+  /** 3x3 stride-2 max-pool after the stem (default true); without it the tiered stem strides conv3. */
   stemPool?: boolean;
-  /** Stages of halo blocks (default 256/512/1024/2048 channels, 2 blocks each, strides 1, 2, 2, 2). */
+  /**
+   * Stages (default 256/512/1024/2048 channels, 2 halo blocks each, strides 1, 2, 2, 2); `blockTypes` mixes
+   * bottleneck conv blocks in.
+   */
   stages?: readonly HaloStageConfig[];
   /** Bottleneck ratio of the blocks (default 0.25). */
   bottleRatio?: number;
@@ -511,8 +635,9 @@ const DEFAULT_STAGES: HaloStageConfig[] = [
 ];
 
 /**
- * A HaloNet-style classifier (mlzoo configuration) on NHWC images: `stem` (ConvNormAct 3x3), optional
- * max-pool, `stages.{i}.{j}` halo blocks (timm's SelfAttnBlock names), global average pool, `head.fc`.
+ * A HaloNet classifier on NHWC images: `stem` (ConvNormAct 3x3, or timm's tiered `stem.conv1..3`), optional
+ * max-pool, `stages.{i}.{j}` blocks (timm's SelfAttnBlock names for halo blocks, BottleneckBlock names for
+ * 'bottle' blocks), global average pool, `head.fc`. With the `halonet26t` preset the state dict is timm's.
  *
  * @example
  * ```ts
@@ -532,9 +657,10 @@ export class HaloNet extends Module implements Classifier {
   readonly numFeatures: number;
   readonly headHiddenSize: number;
   readonly classifierName = 'head.fc';
-  readonly firstLayerName = 'stem.conv';
-  readonly stem: ConvNormAct;
-  readonly stages: ModuleList<ModuleList<HaloBlock>>;
+  readonly firstLayerName: string;
+  readonly stemType: '3x3' | 'tiered';
+  readonly stem: ConvNormAct | TieredStem;
+  readonly stages: ModuleList<ModuleList<HaloBlock | BottleneckBlock>>;
   readonly head: HaloHead;
   #numClasses: number;
   readonly #random: Random | undefined;
@@ -545,10 +671,14 @@ export class HaloNet extends Module implements Classifier {
     this.imgSize = typeof size === 'number' ? [size, size] : [size[0], size[1]];
     this.inChans = config.inChans ?? 3;
     this.#numClasses = config.numClasses ?? 1000;
+    this.stemType = config.stemType ?? '3x3';
     const stemChs = config.stemChs ?? 64;
     const stemStride = config.stemStride ?? 2;
     this.stemPool = config.stemPool ?? true;
-    const stages = (config.stages ?? DEFAULT_STAGES).map((stage) => ({ ...stage }));
+    const stages = (config.stages ?? DEFAULT_STAGES).map((stage) => ({
+      ...stage,
+      blockTypes: [...(stage.blockTypes ?? Array<HaloNetBlockType>(stage.depth).fill('self_attn'))],
+    }));
     const blockSize = config.blockSize ?? 8;
     const haloSize = config.haloSize ?? 3;
     const numHeads = config.numHeads ?? 8;
@@ -567,71 +697,100 @@ export class HaloNet extends Module implements Classifier {
       problems.push(`numClasses must be a non-negative integer, got ${this.#numClasses}`);
     if (!(positive(stemChs) && (stemStride === 1 || stemStride === 2)))
       problems.push(`stemChs must be positive and stemStride 1 or 2, got ${stemChs}, ${stemStride}`);
+    if (this.stemType !== '3x3' && this.stemType !== 'tiered')
+      problems.push(`stemType must be '3x3' or 'tiered', got ${JSON.stringify(this.stemType)}`);
+    else if (this.stemType === 'tiered' && stemChs < 8)
+      problems.push(
+        `the tiered stem needs stemChs >= 8 (its first conv has 3 stemChs / 8 channels), got ${stemChs}`,
+      );
     if (!(positive(blockSize) && Number.isInteger(haloSize) && haloSize >= 0 && positive(numHeads)))
       problems.push(`blockSize and numHeads must be positive and haloSize non-negative`);
     if (!SCORE_NORMS.includes(scoreNorm))
       problems.push(`attention.scoreNorm must be one of ${SCORE_NORMS.join(', ')}`);
     if (stages.length === 0) problems.push('stages must not be empty');
+    // stride-s conv (3x3 pad 1 or 1x1 pad 0) and max-pool (3, stride 2, pad 1) output: ceil(size / stride)
+    const strided = (value: number, stride: number) => Math.floor((value - 1) / stride) + 1;
     let resolution = this.imgSize.map((value) => {
-      const afterStem = Math.floor((value - 1) / stemStride) + 1;
-      return this.stemPool ? Math.floor((afterStem - 1) / 2) + 1 : afterStem;
+      let size = strided(value, stemStride);
+      if (this.stemType === 'tiered' && !this.stemPool) size = strided(size, 2);
+      return this.stemPool ? strided(size, 2) : size;
     });
     stages.forEach((stage, index) => {
       if (!(positive(stage.outChs) && positive(stage.depth) && (stage.stride === 1 || stage.stride === 2))) {
         problems.push(`stage ${index}: outChs and depth must be positive, stride 1 or 2`);
         return;
       }
+      const types = stage.blockTypes;
+      if (types.length !== stage.depth || !types.every((type) => type === 'bottle' || type === 'self_attn')) {
+        problems.push(
+          `stage ${index}: blockTypes must list depth (${stage.depth}) entries of 'bottle' or 'self_attn', got ${JSON.stringify(types)}`,
+        );
+        return;
+      }
       const mid = makeDivisible(stage.outChs * bottleRatio);
-      if (mid % numHeads !== 0)
-        problems.push(`stage ${index}: bottleneck width ${mid} is not divisible by numHeads ${numHeads}`);
-      if (!resolution.every((value) => value % blockSize === 0)) {
-        problems.push(
-          `stage ${index}: feature map ${resolution.join('x')} is not a multiple of blockSize ${blockSize}`,
-        );
-      }
-      if (stage.stride === 2) resolution = resolution.map((value) => value / 2);
-      if (
-        stage.depth > 1 &&
-        !resolution.every((value) => Number.isInteger(value) && value % blockSize === 0)
-      ) {
-        problems.push(
-          `stage ${index}: feature map ${resolution.join('x')} after the stride is not a multiple of blockSize ${blockSize}`,
-        );
-      }
+      types.forEach((type, block) => {
+        const stride = block === 0 ? stage.stride : 1;
+        if (type === 'bottle') {
+          resolution = resolution.map((value) => strided(value, stride));
+          return;
+        }
+        if (mid % numHeads !== 0)
+          problems.push(`stage ${index}: bottleneck width ${mid} is not divisible by numHeads ${numHeads}`);
+        if (!resolution.every((value) => value % blockSize === 0)) {
+          problems.push(
+            `stage ${index}, block ${block}: feature map ${resolution.join('x')} is not a multiple of blockSize ${blockSize}`,
+          );
+        }
+        // the attention halves the map (strided queries or 2x2 average pool), the shortcut conv takes ceil
+        if (stride === 2 && !resolution.every((value) => value % 2 === 0)) {
+          problems.push(
+            `stage ${index}, block ${block}: feature map ${resolution.join('x')} must be even for a stride-2 halo block`,
+          );
+        }
+        resolution = resolution.map((value) => strided(value, stride));
+      });
     });
     if (problems.length > 0) throw new Error(`HaloNet: ${problems.join('; ')}`);
 
     const random = this.#random;
+    this.firstLayerName = this.stemType === 'tiered' ? 'stem.conv1.conv' : 'stem.conv';
     this.stem = this.addModule(
       'stem',
-      new ConvNormAct({
-        inChannels: this.inChans,
-        outChannels: stemChs,
-        kernelSize: 3,
-        stride: stemStride,
-        random,
-      }),
-    );
-    this.stages = this.addModule('stages', new ModuleList<ModuleList<HaloBlock>>());
-    let inChs = stemChs;
-    for (const stage of stages) {
-      const blocks = new ModuleList<HaloBlock>();
-      for (let index = 0; index < stage.depth; index++) {
-        blocks.append(
-          new HaloBlock({
-            inChs,
-            outChs: stage.outChs,
-            stride: index === 0 ? stage.stride : 1,
-            bottleRatio,
-            numHeads,
-            blockSize,
-            haloSize,
-            attention: config.attention,
+      this.stemType === 'tiered'
+        ? new TieredStem({
+            inChannels: this.inChans,
+            stemChs,
+            firstStride: stemStride,
+            pool: this.stemPool,
+            random,
+          })
+        : new ConvNormAct({
+            inChannels: this.inChans,
+            outChannels: stemChs,
+            kernelSize: 3,
+            stride: stemStride,
             random,
           }),
+    );
+    this.stages = this.addModule('stages', new ModuleList<ModuleList<HaloBlock | BottleneckBlock>>());
+    let inChs = stemChs;
+    for (const stage of stages) {
+      const blocks = new ModuleList<HaloBlock | BottleneckBlock>();
+      stage.blockTypes.forEach((type, index) => {
+        const common = {
+          inChs,
+          outChs: stage.outChs,
+          stride: index === 0 ? stage.stride : 1,
+          bottleRatio,
+          random,
+        };
+        blocks.append(
+          type === 'bottle'
+            ? new BottleneckBlock(common)
+            : new HaloBlock({ ...common, numHeads, blockSize, haloSize, attention: config.attention }),
         );
         inChs = stage.outChs;
-      }
+      });
       this.stages.append(blocks);
     }
     this.numFeatures = inChs;
@@ -739,20 +898,35 @@ export function halonetParameterCount(config: HaloNetConfig = {}): number {
   const numHeads = config.numHeads ?? 8;
   const win = (config.blockSize ?? 8) + 2 * (config.haloSize ?? 3);
   const bottleRatio = config.bottleRatio ?? 0.25;
-  let total = inChans * stemChs * 9 + 2 * stemChs;
+  // conv k x k (no bias) + BN weight and bias
+  const convNorm = (inChs: number, outChs: number, kernel: number) =>
+    inChs * outChs * kernel * kernel + 2 * outChs;
+  let total = 0;
+  if ((config.stemType ?? '3x3') === 'tiered') {
+    let previous = inChans;
+    for (const channels of tieredStemChannels(stemChs)) {
+      total += convNorm(previous, channels, 3);
+      previous = channels;
+    }
+  } else {
+    total += convNorm(inChans, stemChs, 3);
+  }
   let inChs = stemChs;
   for (const stage of config.stages ?? DEFAULT_STAGES) {
     for (let index = 0; index < stage.depth; index++) {
       const out = stage.outChs;
       const stride = index === 0 ? stage.stride : 1;
       const mid = makeDivisible(out * bottleRatio);
-      const dimHeadQk = Math.floor(makeDivisible(mid, 8) / numHeads);
-      const dimOutV = mid;
-      if (inChs !== out || stride !== 1) total += inChs * out + 2 * out;
-      total += inChs * mid + 2 * mid;
-      total +=
-        mid * numHeads * dimHeadQk + mid * (numHeads * dimHeadQk + dimOutV) + 2 * (2 * win - 1) * dimHeadQk;
-      total += 2 * mid + mid * out + 2 * out;
+      if (inChs !== out || stride !== 1) total += convNorm(inChs, out, 1);
+      total += convNorm(inChs, mid, 1) + convNorm(mid, out, 1);
+      if ((stage.blockTypes?.[index] ?? 'self_attn') === 'bottle') {
+        total += convNorm(mid, mid, 3);
+      } else {
+        const dimHeadQk = Math.floor(makeDivisible(mid, 8) / numHeads);
+        // q, kv (k and v), height_rel and width_rel, post_attn BN
+        total += mid * numHeads * dimHeadQk + mid * (numHeads * dimHeadQk + mid);
+        total += 2 * (2 * win - 1) * dimHeadQk + 2 * mid;
+      }
       inChs = out;
     }
   }
@@ -763,8 +937,33 @@ const PAPER = 'Scaling Local Self-Attention for Parameter Efficient Visual Backb
 const SOURCE =
   'mlzoo configuration; attention and block from timm/layers/halo_attn.py and timm/models/byobnet.py';
 
-/** Presets of `HaloNet` (pure data; mlzoo configurations, not timm's halonet26t). */
+/** Presets of `HaloNet` (pure data): timm's `halonet26t` and two mlzoo configurations. */
 export const HALONET_PRESETS: Record<string, ModelPreset<HaloNetConfig>> = {
+  halonet26t: {
+    config: {
+      imgSize: 256,
+      stemType: 'tiered',
+      stemChs: 64,
+      stemStride: 2,
+      stemPool: true,
+      stages: [
+        { outChs: 256, depth: 2, stride: 1, blockTypes: ['bottle', 'bottle'] },
+        { outChs: 512, depth: 2, stride: 2, blockTypes: ['bottle', 'bottle'] },
+        { outChs: 1024, depth: 2, stride: 2, blockTypes: ['bottle', 'self_attn'] },
+        { outChs: 2048, depth: 2, stride: 2, blockTypes: ['self_attn', 'self_attn'] },
+      ],
+      bottleRatio: 0.25,
+      numHeads: 8,
+      blockSize: 8,
+      haloSize: 2,
+    },
+    numParameters: 12_480_288,
+    description:
+      "timm's halonet26t at 256x256: tiered 3-conv stem (24, 32, 64) + max-pool, ResNet-26 bottleneck stages 256/512, stage 3 a bottleneck then a halo block, stage 4 two halo blocks (b = 8, h = 2, 8 heads), BatchNorm + ReLU. Same state-dict keys and shapes as timm (79.13% ImageNet top-1 with timm's weights).",
+    paper: PAPER,
+    source: 'timm/models/byoanet.py (halonet26t, ByobNet), timm/models/byobnet.py, timm/layers/halo_attn.py',
+    packageName: '@mlzoo/vit',
+  },
   halonet_mlzoo_256: {
     config: {
       imgSize: 256,
@@ -812,6 +1011,7 @@ function builder(name: string) {
   return (overrides: HaloNetConfig = {}) => new HaloNet({ ...HALONET_PRESETS[name]!.config, ...overrides });
 }
 
+export const halonet26t = builder('halonet26t');
 export const halonetMlzoo256 = builder('halonet_mlzoo_256');
 export const halonetFashionMnist = builder('halonet_fashion_mnist');
 

@@ -1,6 +1,8 @@
 // HaloNet-style blocked local attention: golden fixtures from a PyTorch re-creation of timm's HaloAttn /
-// SelfAttnBlock in the mlzoo HaloNet configuration, the shared model suite on a tiny config, preset
+// SelfAttnBlock / BottleneckBlock / tiered stem (the mlzoo HaloNet configuration and a down-scaled
+// halonet26t), timm's full-size halonet26t keys and shapes, the shared model suite on tiny configs, preset
 // counts and focused checks.
+import { readFileSync } from 'node:fs';
 import { createModel, listModels } from '@mlzoo/core';
 import { runModelSuite } from '@mlzoo/testing';
 import { checkAgainstFixture, fixtureNames, loadFixture } from '@mlzoo/testing/golden';
@@ -11,9 +13,11 @@ import {
   HaloAttn,
   HaloNet,
   type HaloNetConfig,
+  halonet26t,
   halonetParameterCount,
   makeDivisible,
   registerHaloNetModels,
+  tieredStemChannels,
 } from '../src/halonet.js';
 
 const FIXTURES = new URL('../fixtures/halonet/', import.meta.url);
@@ -21,7 +25,14 @@ const FIXTURES = new URL('../fixtures/halonet/', import.meta.url);
 describe('HaloNet golden fixtures from PyTorch', () => {
   const names = fixtureNames(FIXTURES);
   it('has the fixtures', () => {
-    expect(names).toEqual(['halonet_avg_down_sigmoid', 'halonet_strided_queries', 'halonet_train']);
+    expect(names).toEqual([
+      'halonet26t_small',
+      'halonet26t_small_train',
+      'halonet_avg_down_sigmoid',
+      'halonet_strided_queries',
+      'halonet_tiered_no_pool',
+      'halonet_train',
+    ]);
   });
   for (const name of names) {
     it(name, () => {
@@ -63,10 +74,60 @@ runModelSuite({
   numParameters: halonetParameterCount(tiny),
 });
 
+/** halonet26t's layout (tiered stem, bottleneck and halo blocks, a stride-2 halo block), tiny. */
+const tinyTiered: HaloNetConfig = {
+  imgSize: 16,
+  inChans: 2,
+  numClasses: 3,
+  stemType: 'tiered',
+  stemChs: 8,
+  stemStride: 1,
+  stemPool: true,
+  stages: [
+    { outChs: 16, depth: 1, stride: 1, blockTypes: ['bottle'] },
+    { outChs: 32, depth: 2, stride: 2, blockTypes: ['bottle', 'self_attn'] },
+    { outChs: 32, depth: 1, stride: 2, blockTypes: ['self_attn'] },
+  ],
+  numHeads: 2,
+  blockSize: 2,
+  haloSize: 1,
+  dropRate: 0.1,
+};
+
+runModelSuite({
+  name: 'halonet26t_tiny_test',
+  create: () => new HaloNet(tinyTiered),
+  inputShape: [16, 16, 2],
+  numParameters: halonetParameterCount(tinyTiered),
+});
+
+describe('halonet26t: timm state-dict keys and shapes at full size', () => {
+  it("has timm's keys, shapes and parameter count (a timm checkpoint loads by key)", () => {
+    const expected = JSON.parse(
+      readFileSync(new URL('timm-state-dict-shapes.json', FIXTURES), 'utf8'),
+    ) as Record<string, { numParameters: number; shapes: Record<string, number[]> }>;
+    const preset = HALONET_PRESETS.halonet26t!;
+    expect(expected.halonet26t!.numParameters).toBe(preset.numParameters);
+    expect(halonetParameterCount(preset.config)).toBe(preset.numParameters);
+    const before = tf.memory().numTensors;
+    const model = halonet26t();
+    try {
+      expect(model.stateDictShapes()).toEqual(expected.halonet26t!.shapes);
+      expect(model.numParameters()).toBe(preset.numParameters);
+      expect(model.firstLayerName).toBe('stem.conv1.conv');
+    } finally {
+      model.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('HaloNet presets', () => {
   it('halonetParameterCount equals the built model', () => {
     for (const config of [
       tiny,
+      tinyTiered,
+      { ...tinyTiered, stemPool: false, imgSize: 32, numClasses: 0 },
       HALONET_PRESETS.halonet_fashion_mnist!.config,
       { ...tiny, numClasses: 0, numHeads: 1 },
     ]) {
@@ -98,6 +159,18 @@ describe('HaloNet presets', () => {
 });
 
 describe('HaloNet behaviour', () => {
+  it("the tiered stem has timm's channels and stride 4", () => {
+    expect(tieredStemChannels(64)).toEqual([24, 32, 64]);
+    const model = new HaloNet({ ...tinyTiered, stemStride: 2, stemPool: false, imgSize: 32 });
+    const input = tf.zeros([1, 32, 32, 2]);
+    const [first] = model.forwardIntermediates(input, { indices: [0] });
+    // stem /4 (conv3 strided without the max-pool), stage 0 stride 1
+    expect(first!.shape).toEqual([1, 8, 8, 16]);
+    expect(model.stateDictShapes()['stem.conv3.conv.weight']).toEqual([8, 4, 3, 3]);
+    tf.dispose([input, first!]);
+    model.dispose();
+  });
+
   it('make_divisible rounds as timm', () => {
     expect([makeDivisible(64 * 0.25), makeDivisible(20), makeDivisible(11), makeDivisible(3)]).toEqual([
       16, 24, 16, 8,
@@ -136,6 +209,13 @@ describe('HaloNet behaviour', () => {
     expect(() => new HaloNet({ ...tiny, imgSize: 10 })).toThrow(/not a multiple of blockSize 4/);
     expect(() => new HaloNet({ ...tiny, numHeads: 3 })).toThrow(/not divisible by numHeads 3/);
     expect(() => new HaloNet({ ...tiny, stages: [] })).toThrow(/stages must not be empty/);
+    expect(
+      () => new HaloNet({ ...tiny, stages: [{ outChs: 16, depth: 2, stride: 1, blockTypes: ['bottle'] }] }),
+    ).toThrow(/stage 0: blockTypes must list depth \(2\) entries/);
+    expect(() => new HaloNet({ ...tinyTiered, imgSize: 12 })).toThrow(
+      /stage 2, block 0: feature map 3x3 is not a multiple of blockSize 2/,
+    );
+    expect(() => new HaloNet({ ...tinyTiered, stemChs: 4 })).toThrow(/tiered stem needs stemChs >= 8/);
     expect(tf.memory().numTensors).toBe(before);
   });
 });
