@@ -677,7 +677,12 @@ export class HaloNet extends Module implements Classifier {
     this.stemPool = config.stemPool ?? true;
     const stages = (config.stages ?? DEFAULT_STAGES).map((stage) => ({
       ...stage,
-      blockTypes: [...(stage.blockTypes ?? Array<HaloNetBlockType>(stage.depth).fill('self_attn'))],
+      blockTypes: [
+        ...(stage.blockTypes ??
+          Array<HaloNetBlockType>(Number.isInteger(stage.depth) && stage.depth > 0 ? stage.depth : 0).fill(
+            'self_attn',
+          )),
+      ],
     }));
     const blockSize = config.blockSize ?? 8;
     const haloSize = config.haloSize ?? 3;
@@ -728,14 +733,14 @@ export class HaloNet extends Module implements Classifier {
         return;
       }
       const mid = makeDivisible(stage.outChs * bottleRatio);
+      if (types.includes('self_attn') && mid % numHeads !== 0)
+        problems.push(`stage ${index}: bottleneck width ${mid} is not divisible by numHeads ${numHeads}`);
       types.forEach((type, block) => {
         const stride = block === 0 ? stage.stride : 1;
         if (type === 'bottle') {
           resolution = resolution.map((value) => strided(value, stride));
           return;
         }
-        if (mid % numHeads !== 0)
-          problems.push(`stage ${index}: bottleneck width ${mid} is not divisible by numHeads ${numHeads}`);
         if (!resolution.every((value) => value % blockSize === 0)) {
           problems.push(
             `stage ${index}, block ${block}: feature map ${resolution.join('x')} is not a multiple of blockSize ${blockSize}`,

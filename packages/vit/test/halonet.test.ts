@@ -216,6 +216,9 @@ describe('HaloNet behaviour', () => {
       /stage 2, block 0: feature map 3x3 is not a multiple of blockSize 2/,
     );
     expect(() => new HaloNet({ ...tinyTiered, stemChs: 4 })).toThrow(/tiered stem needs stemChs >= 8/);
+    expect(() => new HaloNet({ ...tiny, stages: [{ outChs: 16, depth: -1, stride: 1 }] })).toThrow(
+      /stage 0: outChs and depth must be positive/,
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 });
