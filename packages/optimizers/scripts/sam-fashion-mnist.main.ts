@@ -3,7 +3,8 @@
 //
 //   node sam-fashion-mnist.mjs --data-dir DIR --model mixer_fashion_mnist --method sam --seed 0 \
 //     --epochs 3 --train-size 10000 [--batch-size 64 --lr 0.001 --warmup-epochs 1 --weight-decay 0.05
-//     --rho 0.05 --hessian-size 1024 --hessian-iterations 20 --backend wasm]
+//     --rho 0.05 --hessian-size 1024 --hessian-chunk-size 128 --hessian-iterations 20 --backend wasm
+//     --config '{"patchSize":7,"embedDim":64,"numBlocks":4}']
 import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     'weight-decay': { type: 'string', default: '0.05' },
     rho: { type: 'string', default: '0.05' },
     'hessian-size': { type: 'string', default: '1024' },
+    'hessian-chunk-size': { type: 'string', default: '128' },
+    config: { type: 'string' },
     'hessian-iterations': { type: 'string', default: '20' },
     backend: { type: 'string', default: 'wasm' },
   },
@@ -37,6 +40,7 @@ await setBackend(values.backend as 'wasm' | 'cpu', { quiet: true });
 const result = await runSamComparison({
   directory: values['data-dir'],
   model: values.model as SamModelName,
+  ...(values.config ? { modelConfig: JSON.parse(values.config) } : {}),
   method: values.method,
   seed: Number(values.seed),
   epochs: Number(values.epochs),
@@ -48,6 +52,7 @@ const result = await runSamComparison({
   weightDecay: Number(values['weight-decay']),
   rho: Number(values.rho),
   hessianSize: Number(values['hessian-size']),
+  hessianChunkSize: Number(values['hessian-chunk-size']),
   hessianIterations: Number(values['hessian-iterations']),
   log: (line) => process.stderr.write(`${line}\n`),
 });

@@ -12,8 +12,15 @@ import * as tf from '@tensorflow/tfjs-core';
 // them from the workspace sources.
 import { loadFashionMnist } from '../../data/src/node.js';
 import { MlpClassifier } from '../../layers/src/index.js';
-import { mixerFashionMnist } from '../../mixers/src/index.js';
-import { AdamW, cosineWithWarmup, hessianTopEigenvalue, SAM } from '../src/index.js';
+import { type MlpMixerConfig, mixerFashionMnist } from '../../mixers/src/index.js';
+import {
+  AdamW,
+  cosineWithWarmup,
+  evaluateLoss,
+  hessianTopEigenvalue,
+  lossChunks,
+  SAM,
+} from '../src/index.js';
 
 export const SAM_MODELS = ['mixer_fashion_mnist', 'mlp_256_128'] as const;
 export type SamModelName = (typeof SAM_MODELS)[number];
@@ -24,6 +31,8 @@ export interface SamComparisonOptions {
   method: 'adamw' | 'sam';
   seed: number;
   model: SamModelName;
+  /** Config overrides of the Mixer preset (e.g. a smaller width); ignored for the MLP. */
+  modelConfig?: MlpMixerConfig;
   epochs: number;
   /** Train on the first `trainSize` training images (default all). */
   trainSize?: number;
@@ -39,11 +48,13 @@ export interface SamComparisonOptions {
   weightDecay?: number;
   /** SAM radius (default 0.05). */
   rho?: number;
-  /**
-   * The Hessian is taken on the first `hessianSize` training images (default 1,024; for the Mixer on
-   * wasm keep it at 128: 256 images in one forward and backward pass ran out of wasm memory).
-   */
+  /** The Hessian is taken on the first `hessianSize` training images (default 1,024). */
   hessianSize?: number;
+  /**
+   * Images per forward and backward pass of the Hessian (default 128: 256 Mixer images in one pass ran
+   * out of wasm memory); the chunks' gradients are averaged, which is exact.
+   */
+  hessianChunkSize?: number;
   /** Power-iteration steps at most (default 20). */
   hessianIterations?: number;
   /** Progress lines (default: none). */
@@ -52,6 +63,8 @@ export interface SamComparisonOptions {
 
 export interface SamComparisonResult {
   model: SamModelName;
+  /** The Mixer preset's config overrides (empty for the preset itself and for the MLP). */
+  modelConfig: MlpMixerConfig;
   method: 'adamw' | 'sam';
   seed: number;
   backend: string;
@@ -70,6 +83,7 @@ export interface SamComparisonResult {
   /** Training loss on the Hessian subset at the end. */
   hessianSubsetLoss: number;
   hessianImages: number;
+  hessianChunkSize: number;
   hessianEigenvalue: number;
   hessianConverged: boolean;
   hessianIterations: number;
@@ -77,8 +91,9 @@ export interface SamComparisonResult {
   hessianSeconds: number;
 }
 
-function buildModel(name: SamModelName): TensorModule {
-  if (name === 'mixer_fashion_mnist') return mixerFashionMnist() as unknown as TensorModule;
+/** The comparison's model, initialised from core's default generator (seed it with `manualSeed`). */
+export function buildComparisonModel(name: SamModelName, modelConfig: MlpMixerConfig = {}): TensorModule {
+  if (name === 'mixer_fashion_mnist') return mixerFashionMnist(modelConfig) as unknown as TensorModule;
   return new MlpClassifier({
     imgSize: 28,
     inChans: 1,
@@ -86,6 +101,52 @@ function buildModel(name: SamModelName): TensorModule {
     hiddenDims: [256, 128],
     activation: 'gelu',
   }) as unknown as TensorModule;
+}
+
+export interface ComparisonOptimizerOptions {
+  method: 'adamw' | 'sam';
+  /** Peak learning rate of the cosine schedule. */
+  learningRate: number;
+  weightDecay: number;
+  /** SAM radius (ignored for AdamW). */
+  rho: number;
+  totalSteps: number;
+  warmupSteps: number;
+}
+
+/**
+ * The optimizer of the comparison: AdamW on a per-update cosine schedule with linear warmup from 0,
+ * wrapped in SAM for `method: 'sam'` (the schedule drives the base optimizer's own step count).
+ */
+export function createComparisonOptimizer(options: ComparisonOptimizerOptions): tf.Optimizer {
+  const schedule = cosineWithWarmup({
+    learningRate: options.learningRate,
+    totalSteps: options.totalSteps,
+    warmupSteps: options.warmupSteps,
+  });
+  const base = new AdamW({ learningRate: schedule, weightDecay: options.weightDecay });
+  return options.method === 'sam' ? new SAM({ base, rho: options.rho }) : base;
+}
+
+/**
+ * One update of the comparison: `minimize` of the mean cross-entropy in training mode (SAM evaluates it
+ * twice). Returns the loss at the weights before the update.
+ */
+export async function comparisonTrainingStep(
+  optimizer: tf.Optimizer,
+  model: TensorModule,
+  variables: tf.Variable[],
+  batchX: tf.Tensor,
+  batchY: tf.Tensor,
+): Promise<number> {
+  const loss = optimizer.minimize(
+    () => crossEntropy(model.forward(batchX, { training: true }), batchY),
+    true,
+    variables,
+  )!;
+  const value = (await loss.data())[0]!;
+  loss.dispose();
+  return value;
 }
 
 /** Trains one model with AdamW or SAM(AdamW) and measures test accuracy and the Hessian's top eigenvalue. */
@@ -101,6 +162,7 @@ export async function runSamComparison(options: SamComparisonOptions): Promise<S
   const weightDecay = options.weightDecay ?? 0.05;
   const rho = options.rho ?? 0.05;
   const hessianSize = options.hessianSize ?? 1024;
+  const hessianChunkSize = options.hessianChunkSize ?? 128;
   const { epochs, seed, method } = options;
   const train = await loadFashionMnist({ split: 'train', source: { directory: options.directory } });
   const fullTest = await loadFashionMnist({ split: 'test', source: { directory: options.directory } });
@@ -115,14 +177,16 @@ export async function runSamComparison(options: SamComparisonOptions): Promise<S
   const hessianY = y.slice(0, Math.min(hessianSize, trainSize));
   const stepsPerEpoch = Math.ceil(trainSize / batchSize);
   manualSeed(seed);
-  const model = buildModel(options.model);
-  const schedule = cosineWithWarmup({
+  const modelConfig = options.model === 'mixer_fashion_mnist' ? (options.modelConfig ?? {}) : {};
+  const model = buildComparisonModel(options.model, modelConfig);
+  const optimizer = createComparisonOptimizer({
+    method,
     learningRate,
+    weightDecay,
+    rho,
     totalSteps: epochs * stepsPerEpoch,
     warmupSteps: warmupEpochs * stepsPerEpoch,
   });
-  const base = new AdamW({ learningRate: schedule, weightDecay });
-  const optimizer = method === 'sam' ? new SAM({ base, rho }) : base;
   try {
     const variables = model.parameters();
     const epochLosses: number[] = [];
@@ -134,13 +198,8 @@ export async function runSamComparison(options: SamComparisonOptions): Promise<S
         const indices = tf.tensor1d(order.subarray(step * batchSize, (step + 1) * batchSize), 'int32');
         const batchX = tf.gather(x, indices);
         const batchY = tf.gather(y, indices);
-        const loss = optimizer.minimize(
-          () => crossEntropy(model.forward(batchX, { training: true }), batchY),
-          true,
-          variables,
-        )!;
-        lossSum += (await loss.data())[0]!;
-        tf.dispose([loss, indices, batchX, batchY]);
+        lossSum += await comparisonTrainingStep(optimizer, model, variables, batchX, batchY);
+        tf.dispose([indices, batchX, batchY]);
       }
       epochLosses.push(lossSum / stepsPerEpoch);
       log(
@@ -150,8 +209,10 @@ export async function runSamComparison(options: SamComparisonOptions): Promise<S
     const trainSeconds = (performance.now() - started) / 1000;
     const result = await evaluate(model, { x: test.images, y: test.labels }, { batchSize: 500 });
     const hessianStarted = performance.now();
-    const subsetLoss = () => crossEntropy(model.forward(hessianX), hessianY);
-    const hessianSubsetLoss = tf.tidy(() => subsetLoss().dataSync()[0]!);
+    const subsetLoss = lossChunks(hessianX, hessianY, hessianChunkSize, (images, labels) =>
+      crossEntropy(model.forward(images), labels),
+    );
+    const hessianSubsetLoss = evaluateLoss(subsetLoss);
     const hessian = hessianTopEigenvalue(subsetLoss, variables, {
       iterations: options.hessianIterations ?? 20,
       seed: 0,
@@ -159,6 +220,7 @@ export async function runSamComparison(options: SamComparisonOptions): Promise<S
     const hessianSeconds = (performance.now() - hessianStarted) / 1000;
     return {
       model: options.model,
+      modelConfig,
       method,
       seed,
       backend: tf.getBackend(),
@@ -176,6 +238,7 @@ export async function runSamComparison(options: SamComparisonOptions): Promise<S
       testLoss: result.loss,
       hessianSubsetLoss,
       hessianImages: hessianX.shape[0],
+      hessianChunkSize,
       hessianEigenvalue: hessian.eigenvalue,
       hessianConverged: hessian.converged,
       hessianIterations: hessian.history.length,

@@ -30,10 +30,14 @@ export {
 } from './schedules.js';
 export { SGD, type SGDOptions } from './sgd.js';
 export {
+  evaluateLoss,
   type HessianEigenvalueOptions,
   type HessianEigenvalueResult,
   type HessianVectorOptions,
   hessianTopEigenvalue,
   hessianVectorProduct,
+  lossChunks,
+  type SharpnessLoss,
+  type WeightedLoss,
 } from './sharpness.js';
 export { logStablemax, stablemax, stablemaxCrossEntropy, stablemaxTransform } from './stablemax.js';

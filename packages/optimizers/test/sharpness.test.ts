@@ -2,7 +2,7 @@
 // (the list documented in src/sharpness.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { hessianTopEigenvalue, hessianVectorProduct } from '../src/sharpness.js';
+import { evaluateLoss, hessianTopEigenvalue, hessianVectorProduct, lossChunks } from '../src/sharpness.js';
 import { regressionData, TinyRegressor } from './helpers.js';
 
 describe('hessianTopEigenvalue', () => {
@@ -44,6 +44,95 @@ describe('hessianTopEigenvalue', () => {
     });
     tf.dispose([...exact, ...approximate, ...vector, x, y]);
     model.dispose();
+  });
+});
+
+describe('chunked losses', () => {
+  // x [32, 4] in chunks of 10, 10, 10, 2: the uneven last chunk checks the weights
+  const meanSquaredError =
+    (model: TinyRegressor, activation: (x: tf.Tensor) => tf.Tensor) =>
+    (inputs: tf.Tensor, targets: tf.Tensor) =>
+      tf.tidy(
+        () =>
+          tf.mean(
+            tf.square(
+              tf.sub(
+                tf.add(
+                  tf.matMul(activation(tf.add(tf.matMul(inputs, model.fc1), model.bias1)), model.fc2),
+                  model.bias2,
+                ),
+                targets,
+              ),
+            ),
+          ) as tf.Scalar,
+      );
+  const largestDifference = (actual: tf.Tensor[], expected: tf.Tensor[]) =>
+    tf.tidy(() => {
+      const error = Math.max(
+        ...actual.map((part, index) => tf.max(tf.abs(tf.sub(part, expected[index]!))).dataSync()[0]!),
+      );
+      const scale = Math.max(...expected.map((part) => tf.max(tf.abs(part)).dataSync()[0]!));
+      return error / scale;
+    });
+
+  it('a chunked Hessian-vector product equals the whole-batch one (finite-difference and exact)', () => {
+    const { x, y } = regressionData();
+    const model = new TinyRegressor();
+    const variables = model.parameters();
+    const vector = variables.map((variable, index) =>
+      tf.randomNormal(variable.shape, 0, 1, 'float32', 10 + index),
+    );
+    const before = tf.memory().numTensors;
+    // Finite differences divide float32 rounding (which the chunk order changes) by 2·step: a step of
+    // 3e-2 keeps that near 2e-6 of the product.
+    const cases = [
+      { method: 'finite-difference' as const, step: 3e-2, activation: tf.tanh },
+      { method: 'exact' as const, step: undefined, activation: (value: tf.Tensor) => tf.sin(value) },
+    ];
+    for (const { method, step, activation } of cases) {
+      const loss = meanSquaredError(model, activation);
+      const pieces = lossChunks(x, y, 10, loss);
+      expect(pieces.map((piece) => piece.weight)).toEqual([10 / 32, 10 / 32, 10 / 32, 2 / 32]);
+      const options = step ? { method, step } : { method };
+      const whole = hessianVectorProduct(() => loss(x, y), variables, vector, options);
+      const chunked = hessianVectorProduct(pieces, variables, vector, options);
+      expect(largestDifference(chunked, whole)).toBeLessThan(1e-5);
+      expect(evaluateLoss(pieces)).toBeCloseTo(
+        evaluateLoss(() => loss(x, y)),
+        5,
+      );
+      tf.dispose([...whole, ...chunked]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([...vector, x, y]);
+    model.dispose();
+  });
+
+  it('the top eigenvalue from chunks equals the whole-batch one', () => {
+    const { x, y } = regressionData();
+    const model = new TinyRegressor();
+    const loss = meanSquaredError(model, tf.tanh);
+    const options = { iterations: 50, tolerance: 1e-6, seed: 3 };
+    const before = tf.memory().numTensors;
+    const whole = hessianTopEigenvalue(() => loss(x, y), model.parameters(), options);
+    const chunked = hessianTopEigenvalue(lossChunks(x, y, 7, loss), model.parameters(), options);
+    expect(whole.converged).toBe(true);
+    expect(Math.abs(chunked.eigenvalue - whole.eigenvalue)).toBeLessThan(1e-4 * Math.abs(whole.eigenvalue));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('rejects bad chunks with the reason', () => {
+    const { x, y } = regressionData();
+    const loss = () => tf.scalar(0);
+    expect(() => lossChunks(x, y, 0, loss)).toThrow(/chunkSize must be a positive integer, got 0/);
+    expect(() => lossChunks(x, tf.zeros([3]), 8, loss)).toThrow(/32 inputs but 3 targets/);
+    expect(() => hessianTopEigenvalue([], [])).toThrow(/no variables/);
+    const variable = tf.variable(tf.zeros([2]));
+    const direction = tf.ones([2]);
+    expect(() => hessianVectorProduct([], [variable], [direction])).toThrow(/the loss has no pieces/);
+    tf.dispose([x, y, variable, direction]);
   });
 });
 
