@@ -391,6 +391,21 @@ export class ConvNormAct extends Module {
   }
 }
 
+/**
+ * The last 1x1 ConvNormAct (no act) of a residual block; with `zeroInitLast` its BN weight starts at zero
+ * (timm's `zero_init_last`), so the block starts as its shortcut.
+ */
+function residualOutputConv(
+  inChs: number,
+  outChs: number,
+  zeroInitLast: boolean,
+  random?: Random,
+): ConvNormAct {
+  const conv = new ConvNormAct({ inChannels: inChs, outChannels: outChs, kernelSize: 1, act: false, random });
+  if (zeroInitLast) tf.tidy(() => conv.bn.weight?.assign(tf.zerosLike(conv.bn.weight)));
+  return conv;
+}
+
 /** timm's `create_shortcut` ('conv1x1' downsample): a 1x1 ConvNormAct without act when shapes change. */
 function createShortcut(inChs: number, outChs: number, stride: number, random?: Random): ConvNormAct | null {
   if (inChs === outChs && stride === 1) return null;
@@ -414,6 +429,8 @@ export interface HaloBlockOptions {
   blockSize?: number;
   haloSize?: number;
   attention?: HaloAttentionScoreConfig;
+  /** Zero-init the BN weight of conv3_1x1 (timm's `zero_init_last`; default false). */
+  zeroInitLast?: boolean;
   random?: Random;
 }
 
@@ -454,7 +471,7 @@ export class HaloBlock extends Module {
     this.postAttn = this.addModule('post_attn', new BatchNorm({ numFeatures: mid }));
     this.conv3_1x1 = this.addModule(
       'conv3_1x1',
-      new ConvNormAct({ inChannels: mid, outChannels: outChs, kernelSize: 1, act: false, random }),
+      residualOutputConv(mid, outChs, options.zeroInitLast ?? false, random),
     );
   }
 
@@ -486,6 +503,8 @@ export class BottleneckBlock extends Module {
     outChs: number;
     stride?: number;
     bottleRatio?: number;
+    /** Zero-init the BN weight of conv3_1x1 (timm's `zero_init_last`; default false). */
+    zeroInitLast?: boolean;
     random?: Random;
   }) {
     super();
@@ -504,7 +523,7 @@ export class BottleneckBlock extends Module {
     );
     this.conv3_1x1 = this.addModule(
       'conv3_1x1',
-      new ConvNormAct({ inChannels: mid, outChannels: outChs, kernelSize: 1, act: false, random }),
+      residualOutputConv(mid, outChs, options.zeroInitLast ?? false, random),
     );
   }
 
@@ -624,6 +643,11 @@ export interface HaloNetConfig {
   /** Dropout before the classifier (default 0). */
   dropRate?: number;
   attention?: HaloAttentionScoreConfig;
+  /**
+   * Start every block's last BN weight at zero (timm ByobNet's `zero_init_last`, true in timm; default false
+   * here, true in the `halonet26t` preset). Changes the initial values only, never the state-dict keys.
+   */
+  zeroInitLast?: boolean;
   random?: Random;
 }
 
@@ -787,6 +811,7 @@ export class HaloNet extends Module implements Classifier {
           outChs: stage.outChs,
           stride: index === 0 ? stage.stride : 1,
           bottleRatio,
+          zeroInitLast: config.zeroInitLast ?? false,
           random,
         };
         blocks.append(
@@ -961,6 +986,7 @@ export const HALONET_PRESETS: Record<string, ModelPreset<HaloNetConfig>> = {
       numHeads: 8,
       blockSize: 8,
       haloSize: 2,
+      zeroInitLast: true,
     },
     numParameters: 12_480_288,
     description:

@@ -115,6 +115,10 @@ describe('halonet26t: timm state-dict keys and shapes at full size', () => {
       expect(model.stateDictShapes()).toEqual(expected.halonet26t!.shapes);
       expect(model.numParameters()).toBe(preset.numParameters);
       expect(model.firstLayerName).toBe('stem.conv1.conv');
+      // timm's zero_init_last: each of the 8 blocks starts as its shortcut
+      const last = [...model.namedParameters()].filter(([name]) => name.endsWith('conv3_1x1.bn.weight'));
+      expect(last.length).toBe(8);
+      for (const [, weight] of last) expect(tf.tidy(() => tf.max(tf.abs(weight)).dataSync()[0])).toBe(0);
     } finally {
       model.dispose();
     }
@@ -169,6 +173,20 @@ describe('HaloNet behaviour', () => {
     expect(model.stateDictShapes()['stem.conv3.conv.weight']).toEqual([8, 4, 3, 3]);
     tf.dispose([input, first!]);
     model.dispose();
+  });
+
+  it('zeroInitLast zeroes only the last BN weight of each block (default off)', () => {
+    const bnWeightMaxima = (model: HaloNet) =>
+      [...model.namedParameters()]
+        .filter(([name]) => name.endsWith('.bn.weight'))
+        .map(([name, weight]) => [name, tf.tidy(() => tf.max(tf.abs(weight)).dataSync()[0])] as const);
+    const plain = new HaloNet(tinyTiered);
+    const zeroed = new HaloNet({ ...tinyTiered, zeroInitLast: true });
+    for (const [name, value] of bnWeightMaxima(plain)) expect([name, value]).toEqual([name, 1]);
+    for (const [name, value] of bnWeightMaxima(zeroed))
+      expect([name, value]).toEqual([name, name.endsWith('conv3_1x1.bn.weight') ? 0 : 1]);
+    plain.dispose();
+    zeroed.dispose();
   });
 
   it('make_divisible rounds as timm', () => {
