@@ -7,7 +7,7 @@
 // The kernels in ./wasm/ add what training needs and 4.22 lacks (UnsortedSegmentSum, the conv and
 // depthwise backprops), and replace kernels that are slow or wrong: Conv2DBackpropInput (a naive loop),
 // Transpose of rank > 4, Slice and PadV2 (copies from the heap), broadcast binary ops and Tile (one
-// native call per row), and the float OneHot (zeros); each file says how and what it measured. Einsum
+// native call per row), Sum over leading axes (a transpose first), and the float OneHot (zeros); each file says how and what it measured. Einsum
 // is still missing on wasm.
 import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMulKernel } from './wasm/batched-matmul.js';
@@ -20,6 +20,7 @@ import {
 } from './wasm/convolution-kernels.js';
 import { type KernelFunction, replaceWasmKernel } from './wasm/kernel-calls.js';
 import { padKernel, sliceKernel, transposeKernel } from './wasm/layout-kernels.js';
+import { sumKernel } from './wasm/reduction-kernels.js';
 import { oneHotKernel, unsortedSegmentSumKernel } from './wasm/segment-kernels.js';
 
 let installed = false;
@@ -35,6 +36,7 @@ const ADDED_KERNELS: ReadonlyArray<[string, KernelFunction]> = [
 /** Kernels wasm has, replaced by a wrapper that calls the original where it is right and fast. */
 const REPLACED_KERNELS: ReadonlyArray<[string, KernelFunction]> = [
   ['BatchMatMul', batchMatMulKernel],
+  ['Sum', sumKernel],
   ['Transpose', transposeKernel],
   ['Slice', sliceKernel],
   ['OneHot', oneHotKernel],
@@ -46,8 +48,8 @@ const REPLACED_KERNELS: ReadonlyArray<[string, KernelFunction]> = [
 
 /**
  * Registers the kernels of ./wasm/: BatchMatMul through XNNPACK for every product, the conv and
- * depthwise backprops, UnsortedSegmentSum, Transpose, Slice, PadV2, broadcast binary ops, Tile and
- * OneHot. Idempotent; returns false when the wasm backend package is not loaded.
+ * depthwise backprops, UnsortedSegmentSum, Transpose, Slice, PadV2, broadcast binary ops, Tile, Sum
+ * and OneHot. Idempotent; returns false when the wasm backend package is not loaded.
  * `setBackend('wasm' | 'auto')` calls it.
  */
 export function installWasmKernelFixes(): boolean {

@@ -30,6 +30,7 @@
 // original kernel.
 import * as tf from '@tensorflow/tfjs-core';
 import { expandInHeap } from './broadcast-kernels.js';
+import { heapOffset, nativeFunction, shapeBytes, type WasmViewBackend, withHeapViews } from './heap-views.js';
 import {
   type KernelArguments,
   type KernelCalls,
@@ -46,46 +47,17 @@ const CHUNK_ELEMENTS = 1 << 22;
 /** Right operands smaller than this many floats are cheap to pack: the operand order stays as asked. */
 const SWAP_MIN_RIGHT_SIZE = 1 << 16;
 
-interface WasmModule {
-  cwrap(name: string, returnType: null, argumentTypes: string[]): (...args: unknown[]) => void;
-  tfjs: {
-    registerTensor(id: number, size: number, memoryOffset: number): void;
-    disposeData(id: number): void;
-  };
-}
-
-/** The parts of tfjs-backend-wasm's BackendWasm the per-matrix views use. */
-interface WasmViewBackend extends WasmHeapBackend {
-  wasm: WasmModule;
-  dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } | undefined };
-  dataIdNextNumber: number;
-}
-
-type MatMulCall = (
-  aId: number,
-  aShape: Uint8Array,
-  aRank: number,
-  bId: number,
-  bShape: Uint8Array,
-  bRank: number,
-  transposeA: boolean,
-  transposeB: boolean,
-  outId: number,
-) => void;
-
-const matMulCalls = new WeakMap<object, MatMulCall>();
-
-function matMulCall(backend: WasmViewBackend): MatMulCall {
-  let call = matMulCalls.get(backend.wasm);
-  if (!call) {
-    const types = ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number'];
-    call = backend.wasm.cwrap('BatchMatMul', null, types) as MatMulCall;
-    matMulCalls.set(backend.wasm, call);
-  }
-  return call;
-}
-
-const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buffer);
+const MATMUL_ARGUMENTS = [
+  'number',
+  'array',
+  'number',
+  'number',
+  'array',
+  'number',
+  'number',
+  'number',
+  'number',
+];
 
 /** Batch shapes with leading 1s removed, so [1, 8] and [8] compare equal. */
 function trimmed(shape: readonly number[]): number[] {
@@ -232,35 +204,22 @@ function viewsProduct(
   const [rows, inner] = a.shape.slice(-2) as [number, number];
   const columns = b.shape[b.shape.length - 1]!;
   const out = calls.track(backend.makeOutput(outShape, 'float32'));
-  const aMemory = backend.dataIdMap.get(a.dataId);
-  const bMemory = backend.dataIdMap.get(b.dataId);
-  const outMemory = backend.dataIdMap.get(out.dataId);
-  if (!aMemory || !bMemory || !outMemory) {
-    throw new Error('BatchMatMul (wasm): an operand has no wasm memory');
-  }
-  const call = matMulCall(backend);
-  const { registerTensor, disposeData } = backend.wasm.tfjs;
+  const aOffset = heapOffset(backend, a, 'BatchMatMul');
+  const bOffset = heapOffset(backend, b, 'BatchMatMul');
+  const outOffset = heapOffset(backend, out, 'BatchMatMul');
+  const matMul = nativeFunction(backend, 'BatchMatMul', MATMUL_ARGUMENTS);
   const aShape = shapeBytes([1, rows, inner]);
   const bShape = shapeBytes([1, inner, columns]);
-  const aStride = rows * inner * 4;
-  const bStride = inner * columns * 4;
-  const outStride = rows * columns * 4;
   const batch = Math.max(batchA, batchB);
   for (let index = 0; index < batch; index++) {
-    const aId = backend.dataIdNextNumber++;
-    const bId = backend.dataIdNextNumber++;
-    const outId = backend.dataIdNextNumber++;
-    registerTensor(aId, rows * inner, aMemory.memoryOffset + (batchA === 1 ? 0 : index * aStride));
-    registerTensor(bId, inner * columns, bMemory.memoryOffset + (batchB === 1 ? 0 : index * bStride));
-    registerTensor(outId, rows * columns, outMemory.memoryOffset + index * outStride);
-    try {
-      call(aId, aShape, 3, bId, bShape, 3, false, false, outId);
-    } finally {
-      // unregistering frees nothing: the views' bytes belong to a, b and out
-      disposeData(aId);
-      disposeData(bId);
-      disposeData(outId);
-    }
+    const views = [
+      { offset: aOffset + (batchA === 1 ? 0 : index * rows * inner * 4), floats: rows * inner },
+      { offset: bOffset + (batchB === 1 ? 0 : index * inner * columns * 4), floats: inner * columns },
+      { offset: outOffset + index * rows * columns * 4, floats: rows * columns },
+    ];
+    withHeapViews(backend, views, ([aId, bId, outId]) =>
+      matMul(aId, aShape, 3, bId, bShape, 3, false, false, outId),
+    );
   }
   return out;
 }
