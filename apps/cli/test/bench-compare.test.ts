@@ -17,33 +17,9 @@ import {
   summarizeComparison,
 } from '../src/bench-compare.js';
 import { benchMeasure, median, type RoundMeasurement } from '../src/bench-measure.js';
-import { Output, type Streams } from '../src/output.js';
+import { Output } from '../src/output.js';
 import { main } from '../src/program.js';
-
-function capture(): { streams: Streams; stdout: () => string; stderr: () => string } {
-  let stdout = '';
-  let stderr = '';
-  return {
-    streams: {
-      stdout: {
-        write: (text: string) => {
-          stdout += text;
-          return true;
-        },
-        isTTY: false,
-      },
-      stderr: {
-        write: (text: string) => {
-          stderr += text;
-          return true;
-        },
-        isTTY: false,
-      },
-    },
-    stdout: () => stdout,
-    stderr: () => stderr,
-  };
-}
+import { captureStreams } from './run-mlzoo.js';
 
 /** A measurement as a bench process reports it, with only the fields the summary reads varied. */
 function measured(
@@ -216,7 +192,7 @@ describe('missing Python or torch', () => {
     await expect(
       benchCompare(
         { reference: 'pytorch', models: ['mlp_fashion_mnist'], python: join(directory, 'no-python') },
-        new Output(capture().streams),
+        new Output(captureStreams().streams),
       ),
     ).rejects.toThrow(
       /no Python at .*no-python; install it with: sudo apt-get install python3-torch libopenblas0-openmp/,
@@ -230,7 +206,7 @@ describe('missing Python or torch', () => {
     await chmod(python, 0o755);
     const run = benchCompare(
       { reference: 'pytorch', models: ['mlp_fashion_mnist'], python },
-      new Output(capture().streams),
+      new Output(captureStreams().streams),
     );
     if (existsSync(DEFAULT_PYTHON)) {
       await expect(run).rejects.toThrow(
@@ -242,7 +218,7 @@ describe('missing Python or torch', () => {
   });
 
   it('rejects an unknown reference and models without a PyTorch builder', async () => {
-    const output = new Output(capture().streams);
+    const output = new Output(captureStreams().streams);
     await expect(benchCompare({ reference: 'jax' }, output)).rejects.toThrow(
       "bench: unknown --reference 'jax' (expected pytorch)",
     );
@@ -259,7 +235,7 @@ describe(`mlzoo bench --reference pytorch (${hasTorch ? 'with' : 'without'} torc
     ? 'runs both sides in fresh processes and writes JSON and markdown'
     : 'fails with the apt command, before measuring', async () => {
     const prefix = join(directory, 'speed');
-    const captured = capture();
+    const captured = captureStreams();
     const code = await main(
       [
         'bench',

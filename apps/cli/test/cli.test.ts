@@ -9,53 +9,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bench, benchMarkdown } from '../src/commands/bench.js';
 import { demo } from '../src/commands/demo.js';
-import { Output, type Streams } from '../src/output.js';
-import { INTERRUPTED_EXIT_CODE, main } from '../src/program.js';
+import { Output } from '../src/output.js';
+import { INTERRUPTED_EXIT_CODE } from '../src/program.js';
+import { captureStreams, runMlzoo } from './run-mlzoo.js';
 
 const MODEL = 'mlp_fashion_mnist';
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
-
-interface Captured {
-  streams: Streams;
-  stdout: () => string;
-  stderr: () => string;
-}
-
-function capture(onOutput?: (text: string) => void): Captured {
-  let stdout = '';
-  let stderr = '';
-  return {
-    streams: {
-      stdout: {
-        write: (text: string) => {
-          onOutput?.(text);
-          stdout += text;
-          return true;
-        },
-        isTTY: false,
-      },
-      stderr: {
-        write: (text: string) => {
-          onOutput?.(text);
-          stderr += text;
-          return true;
-        },
-        isTTY: false,
-      },
-    },
-    stdout: () => stdout,
-    stderr: () => stderr,
-  };
-}
-
-/** Runs `mlzoo ...args` in-process; checks that no tensor is left behind. */
-async function mlzoo(args: string[], signal?: AbortSignal, onOutput?: (text: string) => void) {
-  const captured = capture(onOutput);
-  const before = tf.memory().numTensors;
-  const code = await main(args, { streams: captured.streams, ...(signal ? { signal } : {}) });
-  expect(tf.memory().numTensors, `tensors leaked by mlzoo ${args.join(' ')}`).toBe(before);
-  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
-}
 
 let directory: string;
 /** The backend the suite runs on (MLZOO_BACKEND, cpu by default); tests that switch restore it. */
@@ -70,7 +29,7 @@ afterAll(async () => {
 
 describe('mlzoo info', () => {
   it('lists mlp_fashion_mnist with its preset parameter count, checked by building it', async () => {
-    const { code, stdout } = await mlzoo([
+    const { code, stdout } = await runMlzoo([
       'info',
       '--verify',
       '--filter',
@@ -87,7 +46,7 @@ describe('mlzoo info', () => {
   });
 
   it('shows one model: config and state-dict shapes in PyTorch layout', async () => {
-    const { code, stdout } = await mlzoo(['info', MODEL, '--json', '--backend', 'cpu']);
+    const { code, stdout } = await runMlzoo(['info', MODEL, '--json', '--backend', 'cpu']);
     expect(code).toBe(0);
     const [model] = JSON.parse(stdout).models;
     expect(model.config).toMatchObject({ imgSize: 28, inChans: 1, numClasses: 10, hiddenDims: [512, 256] });
@@ -103,7 +62,7 @@ describe('mlzoo info', () => {
   });
 
   it('prints a human table without --json', async () => {
-    const { code, stdout } = await mlzoo(['info', '--backend', 'cpu']);
+    const { code, stdout } = await runMlzoo(['info', '--backend', 'cpu']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/mlp_fashion_mnist\s+535,818\s+@mlzoo\/layers/);
     // the vision packages register their presets too (not built without --verify)
@@ -112,7 +71,7 @@ describe('mlzoo info', () => {
   });
 
   it('--verify builds the listed models and checks their counts', async () => {
-    const { code, stdout } = await mlzoo([
+    const { code, stdout } = await runMlzoo([
       'info',
       '--verify',
       '--filter',
@@ -126,10 +85,10 @@ describe('mlzoo info', () => {
   });
 
   it('rejects an unknown model with one line and exit code 1', async () => {
-    const { code, stderr } = await mlzoo(['info', 'no_such_model', '--backend', 'cpu']);
+    const { code, stderr } = await runMlzoo(['info', 'no_such_model', '--backend', 'cpu']);
     expect(code).toBe(1);
     expect(stderr.trim()).toMatch(/^mlzoo: unknown model 'no_such_model' \(\d+ models: see `mlzoo info`\)$/);
-    const similar = await mlzoo(['info', 'mlp_fashion', '--backend', 'cpu']);
+    const similar = await runMlzoo(['info', 'mlp_fashion', '--backend', 'cpu']);
     expect(similar.code).toBe(1);
     expect(similar.stderr).toContain('similar: mlp_fashion_mnist');
   });
@@ -144,7 +103,7 @@ describe('mlzoo train, eval, resume', () => {
   it('trains one epoch on 256 images, writing a checkpoint and the weights', async () => {
     weights = join(directory, 'model.safetensors');
     checkpoint = join(directory, 'checkpoint.safetensors');
-    const { code, stdout, stderr } = await mlzoo([
+    const { code, stdout, stderr } = await runMlzoo([
       'train',
       MODEL,
       '--limit-train',
@@ -179,7 +138,7 @@ describe('mlzoo train, eval, resume', () => {
   });
 
   it('eval reads the weights back and reproduces the test accuracy', async () => {
-    const { code, stdout } = await mlzoo([
+    const { code, stdout } = await runMlzoo([
       'eval',
       MODEL,
       '--weights',
@@ -199,7 +158,7 @@ describe('mlzoo train, eval, resume', () => {
   });
 
   it('--resume continues from the checkpoint (epoch 2 only)', async () => {
-    const { code, stdout } = await mlzoo([
+    const { code, stdout } = await runMlzoo([
       'train',
       MODEL,
       '--limit-train',
@@ -244,9 +203,9 @@ describe('mlzoo train, eval, resume', () => {
       '--checkpoint',
       interruptedCheckpoint,
     ];
-    let interrupted: Awaited<ReturnType<typeof mlzoo>>;
+    let interrupted: Awaited<ReturnType<typeof runMlzoo>>;
     try {
-      interrupted = await mlzoo([...args, ...common], controller.signal);
+      interrupted = await runMlzoo([...args, ...common], { signal: controller.signal });
     } finally {
       clearInterval(poll);
     }
@@ -259,7 +218,7 @@ describe('mlzoo train, eval, resume', () => {
     expect(interrupted.stderr).toContain(`checkpoint saved to ${interruptedCheckpoint}`);
     expect(existsSync(out)).toBe(false);
 
-    const resumed = await mlzoo([...args, '--resume', ...common]);
+    const resumed = await runMlzoo([...args, '--resume', ...common]);
     expect(resumed.code).toBe(0);
     const finished = JSON.parse(resumed.stdout);
     expect(finished.resumedFrom.globalStep).toBe(result.globalStep);
@@ -270,17 +229,16 @@ describe('mlzoo train, eval, resume', () => {
     const controller = new AbortController();
     controller.abort();
     const path = join(directory, 'never.safetensors');
-    const run = await mlzoo(
-      ['train', MODEL, '--limit-train', '64', '--checkpoint', path, ...common],
-      controller.signal,
-    );
+    const run = await runMlzoo(['train', MODEL, '--limit-train', '64', '--checkpoint', path, ...common], {
+      signal: controller.signal,
+    });
     expect(run.code).toBe(INTERRUPTED_EXIT_CODE);
     expect(run.stderr).toContain('interrupted before any training step; nothing was saved');
     expect(existsSync(path)).toBe(false);
   });
 
   it('eval also accepts a training checkpoint as weights', async () => {
-    const { code, stdout } = await mlzoo([
+    const { code, stdout } = await runMlzoo([
       'eval',
       MODEL,
       '--weights',
@@ -297,7 +255,7 @@ describe('mlzoo train, eval, resume', () => {
 
   it('predict gives the same top classes for a PNG of test image 0 and for test:0', async () => {
     const png = fixture('fashion-mnist-test-0.png');
-    const { code, stdout } = await mlzoo([
+    const { code, stdout } = await runMlzoo([
       'predict',
       MODEL,
       '--weights',
@@ -326,7 +284,15 @@ describe('mlzoo train, eval, resume', () => {
 
   it('predict rejects an image of the wrong size, naming the file and its size', async () => {
     const png = fixture('grey-32x32.png');
-    const { code, stderr } = await mlzoo(['predict', MODEL, '--weights', weights, png, '--backend', 'cpu']);
+    const { code, stderr } = await runMlzoo([
+      'predict',
+      MODEL,
+      '--weights',
+      weights,
+      png,
+      '--backend',
+      'cpu',
+    ]);
     expect(code).toBe(1);
     expect(stderr.trim()).toBe(
       `mlzoo: ${png}: image is 32x32, the model expects 28x28 (grey); resize it first`,
@@ -336,7 +302,7 @@ describe('mlzoo train, eval, resume', () => {
 
 describe('errors: one line on stderr, exit code 1, no stack trace', () => {
   const weightsError = async (path: string) => {
-    const result = await mlzoo(['eval', MODEL, '--weights', path, '--backend', 'cpu']);
+    const result = await runMlzoo(['eval', MODEL, '--weights', path, '--backend', 'cpu']);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
@@ -404,16 +370,24 @@ describe('errors: one line on stderr, exit code 1, no stack trace', () => {
 
   it('--verbose adds the stack trace', async () => {
     const path = join(directory, 'corrupt.safetensors');
-    const { code, stderr } = await mlzoo(['--verbose', 'eval', MODEL, '--weights', path, '--backend', 'cpu']);
+    const { code, stderr } = await runMlzoo([
+      '--verbose',
+      'eval',
+      MODEL,
+      '--weights',
+      path,
+      '--backend',
+      'cpu',
+    ]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/\n\s+at /);
   });
 
   it('an unknown model and a bad option value', async () => {
-    const unknown = await mlzoo(['train', 'vit_huge', '--backend', 'cpu']);
+    const unknown = await runMlzoo(['train', 'vit_huge', '--backend', 'cpu']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("unknown model 'vit_huge'");
-    const badEpochs = await mlzoo(['train', MODEL, '--epochs', 'two', '--backend', 'cpu']);
+    const badEpochs = await runMlzoo(['train', MODEL, '--epochs', 'two', '--backend', 'cpu']);
     expect(badEpochs.code).toBe(1);
     expect(badEpochs.stderr.trim()).toBe("mlzoo: --epochs must be a positive integer, got 'two'");
   });
@@ -421,7 +395,7 @@ describe('errors: one line on stderr, exit code 1, no stack trace', () => {
 
 describe('mlzoo demo and bench', () => {
   it('demo trains, saves atomically, reloads and checks identical predictions (wasm, 1 epoch)', async () => {
-    const captured = capture();
+    const captured = captureStreams();
     const output = new Output(captured.streams, { progress: false });
     let result: Awaited<ReturnType<typeof demo>>;
     try {
@@ -439,7 +413,7 @@ describe('mlzoo demo and bench', () => {
   });
 
   it('bench reports finite throughputs per backend and writes JSON and markdown', async () => {
-    const captured = capture();
+    const captured = captureStreams();
     const jsonPath = join(directory, 'bench.json');
     const markdownPath = join(directory, 'bench.md');
     const before = tf.memory().numTensors;

@@ -10,38 +10,12 @@ import { listModels } from '@mlzoo/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAllModels } from '../src/models.js';
-import type { Streams } from '../src/output.js';
-import { main } from '../src/program.js';
+import { runMlzoo } from './run-mlzoo.js';
 
 registerAllModels();
 const ALL_MODELS = listModels('*_fashion_mnist');
 const MODELS =
   tf.getBackend() === 'cpu' ? ['mlp_fashion_mnist', 'vit_fashion_mnist', 'mixer_fashion_mnist'] : ALL_MODELS;
-
-async function mlzoo(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const streams: Streams = {
-    stdout: {
-      write: (text: string) => {
-        stdout += text;
-        return true;
-      },
-      isTTY: false,
-    },
-    stderr: {
-      write: (text: string) => {
-        stderr += text;
-        return true;
-      },
-      isTTY: false,
-    },
-  };
-  const before = tf.memory().numTensors;
-  const code = await main(args, { streams });
-  expect(tf.memory().numTensors, `tensors leaked by mlzoo ${args.join(' ')}`).toBe(before);
-  return { code, stdout, stderr };
-}
 
 let directory: string;
 beforeAll(async () => {
@@ -68,7 +42,7 @@ describe('mlzoo train --dataset fashion-mnist, every architecture', () => {
     const out = join(directory, `${model}.safetensors`);
     const backend = tf.getBackend();
     const common = ['--dataset', 'fashion-mnist', '--backend', backend, '--json', '--no-progress'];
-    const trained = await mlzoo([
+    const trained = await runMlzoo([
       'train',
       model,
       '--limit-train',
@@ -87,7 +61,7 @@ describe('mlzoo train --dataset fashion-mnist, every architecture', () => {
     const result = JSON.parse(trained.stdout);
     expect(result.globalStep).toBe(2);
     expect(Number.isFinite(result.history[0].loss)).toBe(true);
-    const evaluated = await mlzoo(['eval', model, '--weights', out, '--limit', '4', ...common]);
+    const evaluated = await runMlzoo(['eval', model, '--weights', out, '--limit', '4', ...common]);
     expect(evaluated.code, evaluated.stderr).toBe(0);
     expect(JSON.parse(evaluated.stdout).loss).toBeCloseTo(result.test.loss, 4);
   });
