@@ -10,6 +10,7 @@ The learning rate of each update is recomputed here from the cosine-with-warmup 
 from 0 over W updates, then 0.5 * lr * (1 + cos(pi * (t - W) / (T - W)))) and checked against mlzoo's.
 
   /usr/bin/python3 tools/reference/sam_mixer_trajectory.py packages/optimizers/.tmp/sam-mixer-trajectory
+  (OPENBLAS_CORETYPE=SkylakeX where OpenBLAS detects a slower core, as the repo's PyTorch benchmarks do)
 
 Writes <dir>/sam-mixer-trajectory-torch.json and prints the comparison; exits 1 when a loss differs by
 more than --tolerance (relative, default 1e-3) within the first --strict-steps updates (default 8).
@@ -95,8 +96,9 @@ def main():
     parser.add_argument('directory')
     parser.add_argument('--tolerance', type=float, default=1e-3)
     parser.add_argument('--strict-steps', type=int, default=8)
+    parser.add_argument('--threads', type=int, default=2, help='torch threads (1 on a loaded machine)')
     arguments = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(arguments.threads)
     tensors, metadata = safetensors_io.read(os.path.join(arguments.directory, 'sam-mixer-trajectory.safetensors'))
     with open(os.path.join(arguments.directory, 'sam-mixer-trajectory.json')) as file:
         settings = json.load(file)
