@@ -3,6 +3,8 @@
   /usr/bin/python3 tools/reference/bench_pytorch.py --measure vit_fashion_mnist --mode train \\
       [--batch 128] [--threads 2] [--warmup-seconds 1] [--min-seconds 2] [--repeats 3] [--config '{...}']
   /usr/bin/python3 tools/reference/bench_pytorch.py --check     (torch and BLAS found? versions as JSON)
+  OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 tools/reference/bench_pytorch.py --probe [--threads 2]
+                                                                (a quick 1024^3 GEMM rate, as JSON)
 
 --measure is a model preset name (re-created by reference_models.py) or `matmul` (1024x1024 @ 1024x1024
 float32, GFLOP/s); --mode is `train` (forward + cross-entropy + backward + optimizer step on random
@@ -11,6 +13,11 @@ images and labels; Adam by default, the optimizer `mlzoo train` uses, or --optim
 warm-up steps for --warmup-seconds (at least one), then --repeats timed blocks of whole steps, each
 block running for at least --min-seconds; the result is the median block's throughput. Memory: the
 process's peak resident set (getrusage ru_maxrss) and its resident set before the model was built.
+
+--probe times a few 1024^3 products (after one warm-up product) and prints their median GFLOP/s with the
+OPENBLAS_CORETYPE it ran under: `mlzoo bench --reference pytorch` runs it under OpenBLAS's own core
+detection and under a few forced core types, and keeps the fastest for every PyTorch process (on some
+VMs the detected core runs GEMM 4-6x slower than the CPU allows).
 
 It refuses to run (exit code 3) when torch multiplies matrices with the reference BLAS (Debian's default
 libblas: ~55x slower than OpenBLAS, a meaningless baseline) unless --allow-reference-blas is given.
@@ -106,6 +113,19 @@ def measure_matmul(args):
             'warmupSteps': warmup_steps, 'blocks': blocks}
 
 
+def probe_gemm(size, products):
+    """GFLOP/s of each of `products` timed [size, size] x [size, size] float32 products, after one warm-up."""
+    a = torch.rand(size, size)
+    b = torch.rand(size, size)
+    torch.mm(a, b)
+    rates = []
+    for _ in range(products):
+        began = time.perf_counter()
+        torch.mm(a, b)
+        rates.append(2 * size ** 3 / (time.perf_counter() - began) / 1e9)
+    return rates
+
+
 def measure_model(args):
     sys.path.insert(0, HERE)
     from reference_models import build_model  # noqa: E402
@@ -147,6 +167,9 @@ def main():
     parser.add_argument('--measure', help='a model preset name, or matmul')
     parser.add_argument('--check', action='store_true',
                         help='only check torch and its BLAS and print the environment as JSON')
+    parser.add_argument('--probe', action='store_true',
+                        help='only time a few 1024^3 products (under the OPENBLAS_CORETYPE of the environment)')
+    parser.add_argument('--probe-products', type=int, default=5)
     parser.add_argument('--mode', choices=['train', 'inference'], default='train')
     parser.add_argument('--batch', type=int, default=128)
     parser.add_argument('--threads', type=int, default=2)
@@ -184,6 +207,12 @@ def main():
                                      f'OpenBLAS; {INSTALL_HINT}'}))
         sys.exit(3)
 
+    if args.probe:
+        rates = probe_gemm(1024, args.probe_products)
+        print(json.dumps({'side': 'pytorch', 'probe': True, 'coreType': os.environ.get('OPENBLAS_CORETYPE'),
+                          'size': 1024, 'gflops': statistics.median(rates), 'products': rates,
+                          'threads': torch.get_num_threads(), 'blas': kind}))
+        return
     if args.check:
         sys.path.insert(0, HERE)
         from reference_models import BUILDERS  # noqa: E402

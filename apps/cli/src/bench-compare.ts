@@ -75,6 +75,19 @@ export interface ComparisonRow {
   pytorchPeakRssBytes: number;
 }
 
+/** Forced OpenBLAS cores probed besides OpenBLAS's own detection (x86-64 kernels; a core the CPU cannot run fails its probe). */
+export const OPENBLAS_CORE_CANDIDATES: readonly string[] = ['Haswell', 'SkylakeX'];
+
+/** How the PyTorch processes' OpenBLAS core was chosen, and the probe rates it was chosen from. */
+export interface OpenblasCoreChoice {
+  /** The OPENBLAS_CORETYPE every PyTorch process ran with; absent: OpenBLAS's own detection. */
+  coreType?: string;
+  /** `probe`: the fastest probe; `user`: OPENBLAS_CORETYPE was set; `not-openblas`: torch uses another BLAS. */
+  source: 'probe' | 'user' | 'not-openblas';
+  /** One per probe, in the order run: the core (`default` for OpenBLAS's detection), its GFLOP/s or why it failed. */
+  probes: Array<{ coreType: string; gflops?: number; error?: string }>;
+}
+
 export interface BenchCompareReport {
   date: string;
   reference: 'pytorch';
@@ -103,6 +116,8 @@ export interface BenchCompareReport {
     blas: string;
     blasLibraries: string[];
     parallelBackend: string;
+    /** Absent in reports written before the core was probed. */
+    openblasCore?: OpenblasCoreChoice;
   };
   rows: ComparisonRow[];
   /** Every process's result, in the order they ran. */
@@ -122,13 +137,18 @@ interface ProcessResult {
   stderr: string;
 }
 
-/** Runs a program to completion; a missing executable rejects with ENOENT. */
-function runProcess(file: string, args: string[]): Promise<ProcessResult> {
+/** Runs a program to completion (in `environment`, default this process's); a missing executable rejects with ENOENT. */
+function runProcess(file: string, args: string[], environment?: NodeJS.ProcessEnv): Promise<ProcessResult> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       file,
       args,
-      { maxBuffer: 64 * 1024 * 1024, timeout: PROCESS_TIMEOUT_SECONDS * 1000, killSignal: 'SIGKILL' },
+      {
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: PROCESS_TIMEOUT_SECONDS * 1000,
+        killSignal: 'SIGKILL',
+        ...(environment ? { env: environment } : {}),
+      },
       (error, stdout, stderr) => {
         if (error == null) return resolvePromise({ code: 0, stdout, stderr });
         const { code, signal, killed } = error as {
@@ -236,6 +256,82 @@ export async function checkPytorch(
     throw new UsageError(`bench --reference pytorch: ${reason}`);
   }
   return parsed as Record<string, unknown> & { models: string[] };
+}
+
+/** This process's environment with OPENBLAS_CORETYPE set to `coreType`, or removed when it is undefined. */
+function withCoreType(coreType: string | undefined): NodeJS.ProcessEnv {
+  const environment = { ...process.env };
+  if (coreType === undefined) delete environment.OPENBLAS_CORETYPE;
+  else environment.OPENBLAS_CORETYPE = coreType;
+  return environment;
+}
+
+/**
+ * GFLOP/s of PyTorch's 1024^3 GEMM under OPENBLAS_CORETYPE=`coreType` (undefined: OpenBLAS's own
+ * detection), from bench_pytorch.py --probe in a fresh process. Throws when the process fails (a core the
+ * CPU cannot run dies of SIGILL) or prints no rate.
+ */
+export async function probeOpenblasCore(
+  python: string,
+  script: string,
+  threads: number,
+  coreType: string | undefined,
+): Promise<number> {
+  const result = await runProcess(
+    python,
+    [script, '--probe', '--threads', String(threads)],
+    withCoreType(coreType),
+  );
+  const parsed = parseJson(result.stdout);
+  const gflops = parsed?.gflops;
+  if (result.code !== 0 || parsed?.probe !== true || typeof gflops !== 'number' || !Number.isFinite(gflops)) {
+    const reason =
+      typeof parsed?.message === 'string' ? parsed.message : lastLines(result.stderr || result.stdout, 2);
+    throw new Error(`${describeExit(result.code)}${reason ? `: ${reason}` : ''}`);
+  }
+  return gflops;
+}
+
+/**
+ * Chooses the OpenBLAS core for the PyTorch processes: the one set in OPENBLAS_CORETYPE (`userCoreType`)
+ * when there is one, else the fastest of `probe` under OpenBLAS's detection and each of `candidates`
+ * (failed probes are recorded, never chosen). Other BLAS libraries are left alone. Throws when every
+ * probe failed.
+ */
+export async function chooseOpenblasCore(
+  probe: (coreType: string | undefined) => Promise<number>,
+  options: { blas: string; userCoreType?: string | undefined; candidates?: readonly string[] },
+): Promise<OpenblasCoreChoice> {
+  if (options.userCoreType) return { coreType: options.userCoreType, source: 'user', probes: [] };
+  if (!options.blas.startsWith('openblas')) return { source: 'not-openblas', probes: [] };
+  const probes: OpenblasCoreChoice['probes'] = [];
+  let best: { coreType: string | undefined; gflops: number } | undefined;
+  for (const coreType of [undefined, ...(options.candidates ?? OPENBLAS_CORE_CANDIDATES)]) {
+    const name = coreType ?? 'default';
+    try {
+      const gflops = await probe(coreType);
+      probes.push({ coreType: name, gflops });
+      if (!best || gflops > best.gflops) best = { coreType, gflops };
+    } catch (error) {
+      probes.push({ coreType: name, error: (error as Error).message });
+    }
+  }
+  if (!best) {
+    throw new UsageError(
+      `bench --reference pytorch: every OpenBLAS core probe failed (${probes.map((entry) => `${entry.coreType}: ${entry.error}`).join('; ')})`,
+    );
+  }
+  return { ...(best.coreType !== undefined ? { coreType: best.coreType } : {}), source: 'probe', probes };
+}
+
+/** The OpenBLAS core choice as a phrase for the report's notes ('' when torch does not use OpenBLAS). */
+export function describeOpenblasCore(choice: OpenblasCoreChoice | undefined): string {
+  if (!choice || choice.source === 'not-openblas') return '';
+  if (choice.source === 'user') return `OPENBLAS_CORETYPE=${choice.coreType} (set by the user)`;
+  const rates = choice.probes
+    .map((entry) => `${entry.coreType} ${entry.gflops != null ? entry.gflops.toFixed(1) : 'failed'}`)
+    .join(', ');
+  return `OpenBLAS core ${choice.coreType ?? 'as detected'}, the fastest 1024^3 GEMM probe (GFLOP/s: ${rates})`;
 }
 
 /** Per (measure, mode), in first-run order: both sides' medians over rounds and the median round ratio. */
@@ -361,6 +457,7 @@ export function comparisonMarkdown(report: BenchCompareReport): string {
   }
   const matmul = report.rows.find((row) => row.mode === 'matmul');
   const busy = busyMachineWarning(report);
+  const core = describeOpenblasCore(report.pytorch.openblasCore);
   const notes = [
     '',
     ...(busy ? [`**${busy}**`, ''] : []),
@@ -377,7 +474,7 @@ export function comparisonMarkdown(report: BenchCompareReport): string {
       `(1/5/15 min) ${loads(report.loadAverage.before)} before and ${loads(report.loadAverage.after)} after.`,
     `mlzoo: tfjs ${report.zoo.tfjs}, ${backend}, Node ${report.zoo.node}. PyTorch ${report.pytorch.torch} ` +
       `(Python ${report.pytorch.pythonVersion}), ${report.pytorch.threads} threads, BLAS ${report.pytorch.blas}, ` +
-      `${report.pytorch.parallelBackend}.`,
+      `${report.pytorch.parallelBackend}${core ? `; ${core}` : ''}.`,
     `Train step: forward + cross-entropy + backward + Adam, batch ${settings.trainBatch}; inference: batch ` +
       `${settings.inferenceBatch}, no gradient. Each process warms up for ${settings.warmupSeconds} s (at least one ` +
       `step), then times ${settings.repeats} blocks of whole steps of at least ${settings.minSeconds} s and keeps ` +
@@ -428,6 +525,15 @@ export async function benchCompare(
   output.line(
     `PyTorch ${String(environment.torch)} at ${python}, ${String(environment.threads)} threads, BLAS ${String(environment.blas)}`,
   );
+  // OpenBLAS's detected core can be far slower than the CPU allows (on these VMs 14-30 GFLOP/s against
+  // 83-174 with SkylakeX): probe, and run every PyTorch process with the fastest.
+  const openblasCore = await chooseOpenblasCore(
+    (coreType) => probeOpenblasCore(python, script, threads, coreType),
+    { blas: String(environment.blas), userCoreType: process.env.OPENBLAS_CORETYPE },
+  );
+  const pytorchEnvironment = withCoreType(openblasCore.coreType);
+  const coreNote = describeOpenblasCore(openblasCore);
+  if (coreNote) output.line(coreNote);
 
   // The same command line on both sides (the zoo's bench-measure mirrors bench_pytorch.py), plus each
   // side's own: the zoo backend; torch's threads and the preset config the PyTorch builder reads.
@@ -458,13 +564,19 @@ export async function benchCompare(
             '--json',
             '--no-progress',
           ])
-        : await runProcess(python, [
-            script,
-            ...shared,
-            '--threads',
-            String(threads),
-            ...(task.mode === 'matmul' ? [] : ['--config', JSON.stringify(modelPreset(task.measure).config)]),
-          ]);
+        : await runProcess(
+            python,
+            [
+              script,
+              ...shared,
+              '--threads',
+              String(threads),
+              ...(task.mode === 'matmul'
+                ? []
+                : ['--config', JSON.stringify(modelPreset(task.measure).config)]),
+            ],
+            pytorchEnvironment,
+          );
     const parsed = parseJson(result.stdout);
     if (result.code !== 0 || !parsed || parsed.side !== side) {
       const reason =
@@ -513,6 +625,7 @@ export async function benchCompare(
         blas: String(environment.blas),
         blasLibraries: (environment.blasLibraries as string[] | undefined) ?? [],
         parallelBackend: String(environment.parallelBackend),
+        openblasCore,
       },
       rows: summarizeComparison(measurements),
       measurements: [...measurements],

@@ -12,8 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BenchCompareReport,
   benchCompare,
+  chooseOpenblasCore,
   comparisonMarkdown,
   DEFAULT_PYTHON,
+  probeOpenblasCore,
   summarizeComparison,
 } from '../src/bench-compare.js';
 import { benchMeasure, median, type RoundMeasurement } from '../src/bench-measure.js';
@@ -133,6 +135,15 @@ describe('summarizeComparison and comparisonMarkdown', () => {
         blas: 'openblas-openmp',
         blasLibraries: [],
         parallelBackend: 'OpenMP',
+        openblasCore: {
+          coreType: 'SkylakeX',
+          source: 'probe',
+          probes: [
+            { coreType: 'default', gflops: 21.04 },
+            { coreType: 'Haswell', gflops: 80.5 },
+            { coreType: 'SkylakeX', gflops: 150.25 },
+          ],
+        },
       },
       rows: summarizeComparison(rounds),
       measurements: rounds,
@@ -154,10 +165,117 @@ describe('summarizeComparison and comparisonMarkdown', () => {
       'load average (1/5/15 min) 1.50 / 1.00 / 0.50 before and 2.00 / 1.25 / 0.75 after',
     );
     expect(markdown).toContain('wasm backend (2 threads), Node 20.20.0');
-    expect(markdown).toContain('BLAS openblas-openmp');
+    expect(markdown).toContain(
+      'BLAS openblas-openmp, OpenMP; OpenBLAS core SkylakeX, the fastest 1024^3 GEMM probe ' +
+        '(GFLOP/s: default 21.0, Haswell 80.5, SkylakeX 150.3).',
+    );
+    const userCore = comparisonMarkdown({
+      ...report,
+      pytorch: { ...report.pytorch, openblasCore: { coreType: 'Haswell', source: 'user', probes: [] } },
+    });
+    expect(userCore).toContain('OpenMP; OPENBLAS_CORETYPE=Haswell (set by the user).');
+    const { openblasCore: _, ...withoutCore } = report.pytorch;
+    expect(comparisonMarkdown({ ...report, pytorch: withoutCore })).toContain(
+      'BLAS openblas-openmp, OpenMP.',
+    );
     expect(markdown).not.toContain('Busy machine');
     const busy = comparisonMarkdown({ ...report, loadAverage: { before: [1, 1, 1], after: [12.5, 8, 4] } });
     expect(busy).toContain('**Busy machine: the load average reached 12.5 on 2 cores. Under contention');
+  });
+});
+
+describe("choosing PyTorch's OpenBLAS core", () => {
+  // probe rates by core type, as a VM whose detected core runs GEMM slowly reports them
+  const rates: Record<string, number> = { default: 20, Haswell: 90, SkylakeX: 160, Slow: 5 };
+  const fakeProbe = (failing: string[] = []) => {
+    const asked: Array<string | undefined> = [];
+    const probe = async (coreType: string | undefined) => {
+      asked.push(coreType);
+      if (failing.includes(coreType ?? 'default')) throw new Error('ended by SIGILL');
+      return rates[coreType ?? 'default']!;
+    };
+    return { asked, probe };
+  };
+
+  it('probes the detected core and each candidate, and keeps the fastest', async () => {
+    const { asked, probe } = fakeProbe();
+    const choice = await chooseOpenblasCore(probe, { blas: 'openblas-openmp' });
+    expect(asked).toEqual([undefined, 'Haswell', 'SkylakeX']);
+    expect(choice).toEqual({
+      coreType: 'SkylakeX',
+      source: 'probe',
+      probes: [
+        { coreType: 'default', gflops: 20 },
+        { coreType: 'Haswell', gflops: 90 },
+        { coreType: 'SkylakeX', gflops: 160 },
+      ],
+    });
+  });
+
+  it('keeps the detected core when it is the fastest, and never chooses a core whose probe failed', async () => {
+    const detected = await chooseOpenblasCore(fakeProbe().probe, { blas: 'openblas', candidates: ['Slow'] });
+    expect(detected).toEqual({
+      source: 'probe',
+      probes: [
+        { coreType: 'default', gflops: 20 },
+        { coreType: 'Slow', gflops: 5 },
+      ],
+    });
+    const failing = await chooseOpenblasCore(fakeProbe(['SkylakeX']).probe, { blas: 'openblas-openmp' });
+    expect(failing.coreType).toBe('Haswell');
+    expect(failing.probes[2]).toEqual({ coreType: 'SkylakeX', error: 'ended by SIGILL' });
+    await expect(
+      chooseOpenblasCore(fakeProbe(['default', 'Haswell', 'SkylakeX']).probe, { blas: 'openblas' }),
+    ).rejects.toThrow(/every OpenBLAS core probe failed \(default: ended by SIGILL; Haswell/);
+  });
+
+  it("probes nothing when the user set OPENBLAS_CORETYPE or torch's BLAS is not OpenBLAS", async () => {
+    const { asked, probe } = fakeProbe();
+    expect(await chooseOpenblasCore(probe, { blas: 'openblas-openmp', userCoreType: 'Zen' })).toEqual({
+      coreType: 'Zen',
+      source: 'user',
+      probes: [],
+    });
+    expect(await chooseOpenblasCore(probe, { blas: 'mkl' })).toEqual({ source: 'not-openblas', probes: [] });
+    expect(asked).toEqual([]);
+  });
+
+  it('runs each probe in a fresh process with OPENBLAS_CORETYPE set, or removed for the detected core', async () => {
+    // a stand-in for bench_pytorch.py --probe: the rate depends on the core type it sees; SkylakeX dies
+    // as a CPU without AVX-512 would
+    const python = join(directory, 'python-probe');
+    await writeFile(
+      python,
+      [
+        '#!/bin/sh',
+        'core=$(printenv OPENBLAS_CORETYPE || echo unset)',
+        'case "$core" in',
+        '  unset) rate=20 ;;',
+        '  Haswell) rate=90 ;;',
+        '  SkylakeX) kill -ILL $$ ;;',
+        '  *) rate=1 ;;',
+        'esac',
+        `printf '{"side": "pytorch", "probe": true, "gflops": %s}\\n' "$rate"`,
+        '',
+      ].join('\n'),
+    );
+    await chmod(python, 0o755);
+    const saved = process.env.OPENBLAS_CORETYPE;
+    process.env.OPENBLAS_CORETYPE = 'Inherited';
+    try {
+      expect(await probeOpenblasCore(python, 'bench_pytorch.py', 2, undefined)).toBe(20);
+      expect(await probeOpenblasCore(python, 'bench_pytorch.py', 2, 'Haswell')).toBe(90);
+      await expect(probeOpenblasCore(python, 'bench_pytorch.py', 2, 'SkylakeX')).rejects.toThrow(/SIGILL/);
+      const choice = await chooseOpenblasCore(
+        (coreType) => probeOpenblasCore(python, 'bench_pytorch.py', 2, coreType),
+        { blas: 'openblas-openmp' },
+      );
+      expect(choice.coreType).toBe('Haswell');
+      expect(choice.probes.map((entry) => entry.coreType)).toEqual(['default', 'Haswell', 'SkylakeX']);
+    } finally {
+      if (saved === undefined) delete process.env.OPENBLAS_CORETYPE;
+      else process.env.OPENBLAS_CORETYPE = saved;
+    }
   });
 });
 
@@ -276,6 +394,15 @@ describe(`mlzoo bench --reference pytorch (${hasTorch ? 'with' : 'without'} torc
     expect(report.zoo.backend).toBe(tf.getBackend());
     expect(report.pytorch.threads).toBe(2);
     expect(report.pytorch.blas).not.toBe('reference');
+    // the OpenBLAS core: chosen from probes (or the user's OPENBLAS_CORETYPE), recorded in the report
+    const core = report.pytorch.openblasCore!;
+    if (process.env.OPENBLAS_CORETYPE) expect(core).toMatchObject({ source: 'user', probes: [] });
+    else if (report.pytorch.blas.startsWith('openblas')) {
+      expect(core.source).toBe('probe');
+      expect(core.probes[0]).toMatchObject({ coreType: 'default', gflops: expect.any(Number) });
+      const best = Math.max(...core.probes.map((entry) => entry.gflops ?? 0));
+      expect(core.probes.find((entry) => entry.gflops === best)?.coreType).toBe(core.coreType ?? 'default');
+    }
     expect(report.measurements.map((entry) => `${entry.side} ${entry.measure} ${entry.mode}`)).toEqual([
       'zoo matmul matmul',
       'pytorch matmul matmul',
