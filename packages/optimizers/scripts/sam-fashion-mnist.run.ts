@@ -7,7 +7,7 @@
 // TRAIN_SIZE (all 60,000), TEST_SIZE (all 10,000), BATCH_SIZE (64), LR (0.001), WARMUP_EPOCHS (1),
 // WEIGHT_DECAY (0.05), RHO (0.05), HESSIAN_SIZE (1,024), HESSIAN_CHUNK_SIZE (128), HESSIAN_ITERATIONS
 // (20), MODEL_CONFIG (JSON overrides of the Mixer preset), METHODS ("adamw,sam"), OUT_JSON (a file
-// for the results as a JSON array).
+// for the results as a JSON array), OUT_WEIGHTS_DIR (a folder for each trained state dict).
 import { writeFile } from 'node:fs/promises';
 import { it } from 'vitest';
 import { runSamComparison, type SamModelName, samResultRow } from './sam-fashion-mnist.js';
@@ -36,6 +36,11 @@ it('AdamW vs SAM(AdamW) on Fashion-MNIST', async () => {
         hessianSize: Number(environment.HESSIAN_SIZE ?? 1024),
         hessianChunkSize: Number(environment.HESSIAN_CHUNK_SIZE ?? 128),
         hessianIterations: Number(environment.HESSIAN_ITERATIONS ?? 20),
+        ...(environment.OUT_WEIGHTS_DIR
+          ? {
+              weightsPath: `${environment.OUT_WEIGHTS_DIR}/${environment.MODEL ?? 'mlp_256_128'}-${method}${method === 'sam' ? `-rho${environment.RHO ?? 0.05}` : ''}-seed${seed}.safetensors`,
+            }
+          : {}),
         log: (line) => console.log(line),
       });
       console.log(JSON.stringify(result));

@@ -7,6 +7,7 @@
 // sam-fashion-mnist.run.ts runs it under vitest, sam-fashion-mnist.main.ts as a plain node script (the
 // device pack bundles that one, tools/device/pack-compare.sh).
 import { crossEntropy, evaluate, manualSeed, Random, type TensorModule } from '@mlzoo/core';
+import { saveSafetensorsFile } from '@mlzoo/core/node';
 import * as tf from '@tensorflow/tfjs-core';
 // @mlzoo/data, @mlzoo/layers and @mlzoo/mixers are not dependencies of this package; the script reads
 // them from the workspace sources.
@@ -57,6 +58,8 @@ export interface SamComparisonOptions {
   hessianChunkSize?: number;
   /** Power-iteration steps at most (default 20). */
   hessianIterations?: number;
+  /** Write the trained state dict here (safetensors, PyTorch names), e.g. to measure it again later. */
+  weightsPath?: string;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -87,6 +90,8 @@ export interface SamComparisonResult {
   hessianEigenvalue: number;
   hessianConverged: boolean;
   hessianIterations: number;
+  /** The Rayleigh quotient after each power iteration (each one a lower bound on the top eigenvalue). */
+  hessianHistory: number[];
   trainSeconds: number;
   hessianSeconds: number;
 }
@@ -207,6 +212,15 @@ export async function runSamComparison(options: SamComparisonOptions): Promise<S
       );
     }
     const trainSeconds = (performance.now() - started) / 1000;
+    if (options.weightsPath) {
+      const state = model.stateDict();
+      await saveSafetensorsFile(options.weightsPath, state, {
+        model: options.model,
+        method,
+        seed: String(seed),
+      });
+      tf.dispose(Object.values(state));
+    }
     const result = await evaluate(model, { x: test.images, y: test.labels }, { batchSize: 500 });
     const hessianStarted = performance.now();
     const subsetLoss = lossChunks(hessianX, hessianY, hessianChunkSize, (images, labels) =>
@@ -242,6 +256,7 @@ export async function runSamComparison(options: SamComparisonOptions): Promise<S
       hessianEigenvalue: hessian.eigenvalue,
       hessianConverged: hessian.converged,
       hessianIterations: hessian.history.length,
+      hessianHistory: hessian.history,
       trainSeconds,
       hessianSeconds,
     };
