@@ -125,6 +125,13 @@ export interface HessianEigenvalueOptions extends HessianVectorOptions {
   tolerance?: number;
   /** Seed of the random start vector (default 0). */
   seed?: number;
+  /**
+   * Iterate on H − shift·I instead of H (default 0). Power iteration finds the eigenvalue of largest
+   * magnitude; away from a minimum that can be a negative one (λ_min). Run it again with `shift` at
+   * or below that λ_min and it finds the largest eigenvalue λ_max instead. The estimates reported are
+   * Rayleigh quotients of H itself.
+   */
+  shift?: number;
 }
 
 export interface HessianEigenvalueResult {
@@ -212,6 +219,8 @@ export function hessianTopEigenvalue(
     throw new Error(`hessianTopEigenvalue: iterations must be a positive integer, got ${iterations}`);
   if (variables.length === 0) throw new Error('hessianTopEigenvalue: no variables');
   const seed = options.seed ?? 0;
+  const shift = options.shift ?? 0;
+  if (!Number.isFinite(shift)) throw new Error(`hessianTopEigenvalue: shift must be finite, got ${shift}`);
   let vector = tf.tidy(() => {
     const parts = variables.map((variable, index) =>
       tf.randomNormal(variable.shape, 0, 1, 'float32', seed + index),
@@ -226,8 +235,10 @@ export function hessianTopEigenvalue(
       const product = hessianVectorProduct(loss, variables, vector, options);
       const [eigenvalue, next] = tf.tidy(() => {
         const rayleigh = tf.addN(product.map((part, index) => tf.sum(tf.mul(part, vector[index]!))));
-        const norm = tf.sqrt(tf.addN(product.map((part) => tf.sum(tf.square(part)))));
-        return [rayleigh, product.map((part) => tf.div(part, tf.add(norm, 1e-30)))] as const;
+        const shifted =
+          shift === 0 ? product : product.map((part, index) => tf.sub(part, tf.mul(vector[index]!, shift)));
+        const norm = tf.sqrt(tf.addN(shifted.map((part) => tf.sum(tf.square(part)))));
+        return [rayleigh, shifted.map((part) => tf.div(part, tf.add(norm, 1e-30)))] as const;
       });
       const value = eigenvalue.dataSync()[0]!;
       tf.dispose([eigenvalue, ...product, ...vector]);

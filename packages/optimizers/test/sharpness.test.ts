@@ -23,6 +23,23 @@ describe('hessianTopEigenvalue', () => {
     tf.dispose([q, a, w]);
   });
 
+  it('finds the largest eigenvalue with a shift when a negative one has the largest magnitude', () => {
+    // L = ½ wᵀAw with A = Qᵀ diag(7, 3, -10) Q: power iteration alone finds -10, shifted by -10 it finds 7
+    const q = tf.tensor2d([0.6, 0.8, 0, -0.8, 0.6, 0, 0, 0, 1], [3, 3]);
+    const a = tf.tidy(() => tf.matMul(tf.matMul(q, tf.diag(tf.tensor1d([7, 3, -10])), true), q));
+    const w = tf.variable(tf.tensor2d([0.3, -0.2, 0.5], [3, 1]));
+    const loss = () => tf.tidy(() => tf.mul(0.5, tf.sum(tf.mul(w, tf.matMul(a, w))))) as tf.Scalar;
+    const before = tf.memory().numTensors;
+    const options = { method: 'exact' as const, iterations: 200, tolerance: 1e-7 };
+    expect(hessianTopEigenvalue(loss, [w], options).eigenvalue).toBeCloseTo(-10, 3);
+    const shifted = hessianTopEigenvalue(loss, [w], { ...options, shift: -10 });
+    expect(shifted.eigenvalue).toBeCloseTo(7, 3);
+    expect(shifted.converged).toBe(true);
+    expect(() => hessianTopEigenvalue(loss, [w], { shift: Number.NaN })).toThrow(/shift must be finite/);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([q, a, w]);
+  });
+
   it('exact and finite-difference products agree on a ReLU network with an MSE loss', () => {
     const { x, y } = regressionData();
     const model = new TinyRegressor();
