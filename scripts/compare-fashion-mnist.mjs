@@ -15,7 +15,9 @@
 // or, with --parallel, as two queues at the same time (then give each one core: --threads 1 and
 // MLZOO_WASM_THREADS=1). --configs '{"vit_fashion_mnist": {"patchSize": 7}}' (or a JSON file) overrides
 // preset configs on both sides. Each finished run is appended to <out>.runs.jsonl (--runs-log); a rerun
-// with the same settings reuses the runs found there, so an interrupted comparison continues.
+// with the same settings reuses the runs found there, so an interrupted comparison continues;
+// --tabulate-only writes the tables from the runs in the log and runs nothing (seeds missing from the
+// log are left out, so models may have different seed counts: the cells say how many).
 //
 // With --results FILE (the results.jsonl of tools/device/run-compare.sh, which runs the same commands
 // in parallel on a many-core machine) it runs nothing and writes the tables from that file.
@@ -56,6 +58,7 @@ const { values } = parseArgs({
     parallel: { type: 'boolean', default: false },
     nice: { type: 'string', default: '0' },
     'runs-log': { type: 'string' },
+    'tabulate-only': { type: 'boolean', default: false },
     out: { type: 'string', default: 'benchmarks/fashion-mnist-comparison.json' },
   },
 });
@@ -153,6 +156,7 @@ async function runAll() {
   const zooJob = async (model, seed) => {
     const key = runKey(model, seed, 'mlzoo');
     if (finished.has(key)) return runs.push(finished.get(key));
+    if (values['tabulate-only']) return;
     const overrides = configOverrides[model];
     const zoo = await runJson('node', [
       join(root, 'apps/cli/dist/cli.js'),
@@ -191,6 +195,7 @@ async function runAll() {
   const torchJob = async (model, seed) => {
     const key = runKey(model, seed, 'pytorch');
     if (finished.has(key)) return runs.push(finished.get(key));
+    if (values['tabulate-only']) return;
     const torch = await runJson('/usr/bin/python3', [
       join(root, 'tools/reference/fashion_mnist_train.py'),
       '--model',
@@ -335,7 +340,7 @@ const cell = (side) =>
     ? 'not run'
     : side.accuracies.length === 1
       ? `${percent(side.mean)} (1 seed)`
-      : `${percent(side.mean)} ± ${percent(side.std)} (${side.accuracies.map(percent).join(' / ')})`;
+      : `${percent(side.mean)} ± ${percent(side.std)} (${side.accuracies.length} seeds: ${side.accuracies.map(percent).join(' / ')})`;
 const differenceCell = (summary) =>
   !Number.isFinite(summary.difference)
     ? '—'
@@ -357,7 +362,7 @@ const optimizerText =
     ? `AdamW lr ${values.lr} wd ${values['weight-decay'] ?? 0.01}`
     : `Adam lr ${values.lr}`;
 const markdown = [
-  `Recipe: ${values.epochs} epochs, batch ${values['batch-size']}, ${optimizerText}, ${schedule}, ${runs[0]?.trainImages?.toLocaleString('en-US') ?? '?'} training images (the first ones), the 10,000 test images; seeds ${seeds.join(', ')}; mlzoo on ${runs.find((run) => run.framework === 'mlzoo')?.backend ?? values.backend}.${values.where ? ` ${values.where}` : ''}`,
+  `Recipe: ${values.epochs} epochs, batch ${values['batch-size']}, ${optimizerText}, ${schedule}, ${runs[0]?.trainImages?.toLocaleString('en-US') ?? '?'} training images (the first ones), the 10,000 test images; seeds ${seeds.join(', ')}${values['tabulate-only'] ? ' (those found in the runs log; counts per cell)' : ''}; mlzoo on ${runs.find((run) => run.framework === 'mlzoo')?.backend ?? values.backend}.${values.where ? ` ${values.where}` : ''}`,
   '',
   'Test accuracy in %, mean ± sample standard deviation over the seeds (per-seed values in seed order). Difference: mlzoo mean − PyTorch mean ± its standard error; "within noise" when the difference is at most two standard errors.',
   '',
